@@ -1,0 +1,1 @@
+"""loadgate's harness: images, containers, load generation and measurement."""

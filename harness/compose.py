@@ -1,0 +1,247 @@
+"""Reads `docker-compose.prod.yml`: the single source of truth for what a run launches.
+
+loadgate does not need Compose itself: it reads the services it launches (image, build, command,
+environment, ports, resource limits, healthcheck, stop grace period, restart policy) and applies
+them through the Docker SDK. Variables are interpolated the way Compose does (`${VAR}`,
+`${VAR:-default}`, `${VAR-default}`, `${VAR:?message}`, `${VAR?message}`, `$$`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.errors import ComposeError
+from harness.units import UnitError, parse_cpus, parse_duration, parse_memory
+
+_VARIABLE = re.compile(
+    r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)"
+    r"(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}|(?P<named>[A-Za-z_][A-Za-z0-9_]*))"
+)
+
+
+@dataclass(frozen=True)
+class ResourceLimits:
+    cpus: float | None = None
+    memory_bytes: int | None = None
+    reserved_cpus: float | None = None
+    reserved_memory_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    test: list[str]
+    interval_s: float = 30.0
+    timeout_s: float = 30.0
+    retries: int = 3
+    start_period_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    context: Path
+    dockerfile: str
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    image: str
+    build: BuildSpec | None = None
+    command: list[str] | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    container_ports: list[int] = field(default_factory=list)
+    limits: ResourceLimits = ResourceLimits()
+    healthcheck: Healthcheck | None = None
+    stop_grace_s: float = 10.0
+    restart: str = "no"
+
+
+def interpolate(text: str, variables: Mapping[str, str], where: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        if match.group("escaped"):
+            return "$"
+        name = match.group("braced") or match.group("named")
+        op, arg = match.group("op"), match.group("arg") or ""
+        value = variables.get(name)
+        if op in (":-", "-"):
+            unset = value is None or (op == ":-" and value == "")
+            return arg if unset else str(value)
+        if op in (":?", "?"):
+            if value is None or (op == ":?" and value == ""):
+                raise ComposeError(f"{where}: variable {name} is required: {arg or 'not set'}")
+            return value
+        return value or ""
+
+    return _VARIABLE.sub(replace, text)
+
+
+def _interpolate_tree(node: Any, variables: Mapping[str, str], where: str) -> Any:
+    if isinstance(node, str):
+        return interpolate(node, variables, where)
+    if isinstance(node, list):
+        return [_interpolate_tree(item, variables, f"{where}[{i}]") for i, item in enumerate(node)]
+    if isinstance(node, dict):
+        return {k: _interpolate_tree(v, variables, f"{where}.{k}") for k, v in node.items()}
+    return node
+
+
+class ComposeFile:
+    """A parsed compose file whose services can be turned into `ServiceSpec`s."""
+
+    def __init__(self, path: Path, document: dict[str, Any]) -> None:
+        self.path = path
+        self._document = document
+
+    @classmethod
+    def load(cls, path: Path) -> ComposeFile:
+        try:
+            document = yaml.safe_load(path.read_text())
+        except OSError as exc:
+            raise ComposeError(f"cannot read compose file {path}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ComposeError(f"{path} is not valid YAML: {exc}") from exc
+        if not isinstance(document, dict) or not isinstance(document.get("services"), dict):
+            raise ComposeError(f"{path} has no 'services' mapping")
+        return cls(path, document)
+
+    @property
+    def service_names(self) -> list[str]:
+        return list(self._document["services"])
+
+    def service(self, name: str, variables: Mapping[str, str]) -> ServiceSpec:
+        raw = self._document["services"].get(name)
+        if raw is None:
+            known = ", ".join(self.service_names)
+            raise ComposeError(f"{self.path}: no service {name!r} (services: {known})")
+        where = f"{self.path.name}: services.{name}"
+        if not isinstance(raw, dict):
+            raise ComposeError(f"{where} is not a mapping")
+        return _service_spec(name, _interpolate_tree(raw, variables, where), where, self.path.parent)
+
+
+def _service_spec(name: str, raw: dict[str, Any], where: str, base_dir: Path) -> ServiceSpec:
+    image = raw.get("image")
+    if not isinstance(image, str) or not image:
+        raise ComposeError(f"{where}.image must be set to an image name")
+    return ServiceSpec(
+        name=name,
+        image=image,
+        build=_build(raw.get("build"), where, base_dir),
+        command=_command(raw.get("command"), where),
+        environment=_environment(raw.get("environment"), where),
+        container_ports=_ports(raw.get("ports"), where),
+        limits=_limits(raw.get("deploy"), where),
+        healthcheck=_healthcheck(raw.get("healthcheck"), where),
+        stop_grace_s=_duration(raw.get("stop_grace_period", "10s"), f"{where}.stop_grace_period"),
+        restart=str(raw.get("restart", "no")),
+    )
+
+
+def _duration(value: object, where: str) -> float:
+    try:
+        return parse_duration(value)
+    except UnitError as exc:
+        raise ComposeError(f"{where}: {exc}") from exc
+
+
+def _build(raw: object, where: str, base_dir: Path) -> BuildSpec | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return BuildSpec(context=(base_dir / raw).resolve(), dockerfile="Dockerfile")
+    if isinstance(raw, dict):
+        context = raw.get("context", ".")
+        return BuildSpec(
+            context=(base_dir / str(context)).resolve(),
+            dockerfile=str(raw.get("dockerfile", "Dockerfile")),
+        )
+    raise ComposeError(f"{where}.build must be a path or a mapping")
+
+
+def _command(raw: object, where: str) -> list[str] | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return raw.split()
+    if isinstance(raw, list):
+        return [str(part) for part in raw]
+    raise ComposeError(f"{where}.command must be a string or a list")
+
+
+def _environment(raw: object, where: str) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if isinstance(raw, dict):
+        return {str(k): "" if v is None else str(v) for k, v in raw.items()}
+    if isinstance(raw, list):
+        pairs = [str(item).partition("=") for item in raw]
+        return {key: value for key, _, value in pairs}
+    raise ComposeError(f"{where}.environment must be a mapping or a list")
+
+
+def _ports(raw: object, where: str) -> list[int]:
+    """The container side of each published port; loadgate publishes them on 127.0.0.1 only."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ComposeError(f"{where}.ports must be a list")
+    ports = []
+    for item in raw:
+        target = item.get("target") if isinstance(item, dict) else str(item).split(":")[-1]
+        try:
+            ports.append(int(str(target).split("/")[0]))
+        except ValueError as exc:
+            raise ComposeError(f"{where}.ports: cannot read {item!r}") from exc
+    return ports
+
+
+def _limits(raw: object, where: str) -> ResourceLimits:
+    resources = raw.get("resources", {}) if isinstance(raw, dict) else {}
+    limits = resources.get("limits") or {}
+    reservations = resources.get("reservations") or {}
+    if not isinstance(limits, dict) or not isinstance(reservations, dict):
+        raise ComposeError(f"{where}.deploy.resources must hold mappings")
+    key = f"{where}.deploy.resources"
+
+    def read(section: dict[str, Any], field_name: str, parser: Any, path: str) -> Any:
+        if field_name not in section:
+            return None
+        try:
+            return parser(section[field_name])
+        except UnitError as exc:
+            raise ComposeError(f"{key}.{path}.{field_name}: {exc}") from exc
+
+    return ResourceLimits(
+        cpus=read(limits, "cpus", parse_cpus, "limits"),
+        memory_bytes=read(limits, "memory", parse_memory, "limits"),
+        reserved_cpus=read(reservations, "cpus", parse_cpus, "reservations"),
+        reserved_memory_bytes=read(reservations, "memory", parse_memory, "reservations"),
+    )
+
+
+def _healthcheck(raw: object, where: str) -> Healthcheck | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ComposeError(f"{where}.healthcheck must be a mapping")
+    if raw.get("disable"):
+        return None
+    test = raw.get("test")
+    if isinstance(test, str):
+        test = ["CMD-SHELL", test]
+    if not isinstance(test, list) or not test:
+        raise ComposeError(f"{where}.healthcheck.test must be a list or a string")
+    hc = f"{where}.healthcheck"
+    return Healthcheck(
+        test=[str(part) for part in test],
+        interval_s=_duration(raw.get("interval", "30s"), f"{hc}.interval"),
+        timeout_s=_duration(raw.get("timeout", "30s"), f"{hc}.timeout"),
+        retries=int(raw.get("retries", 3)),
+        start_period_s=_duration(raw.get("start_period", "0s"), f"{hc}.start_period"),
+    )

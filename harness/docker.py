@@ -1,0 +1,329 @@
+"""The one module that talks to the Docker SDK and testcontainers.
+
+Everything else in the harness describes containers with `ContainerSpec` and handles them as
+`RunningContainer`; nothing outside this module imports `docker` or `testcontainers`.
+Every container and network loadgate creates carries `LABEL_RUN`, so `remove_leftovers()` can
+find what a crashed run left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+from docker.types import EndpointConfig, Healthcheck
+
+from harness.errors import EngineUnavailableError, ImageBuildError
+
+log = logging.getLogger("loadgate.docker")
+
+LABEL_PROJECT = "io.loadgate"
+LABEL_RUN = "io.loadgate.run"
+LABEL_SERVICE = "io.loadgate.service"
+NANO = 1_000_000_000
+ENGINE_HINT = (
+    "start Docker (on Debian as root `make engine` installs and starts it), "
+    "or point DOCKER_HOST at a running engine"
+)
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    name: str
+    id: str
+    size_bytes: int
+
+
+@dataclass
+class ContainerSpec:
+    """How to run one container: the subset of `docker run` loadgate uses."""
+
+    name: str
+    image: str
+    labels: dict[str, str]
+    network: str
+    aliases: list[str]
+    command: list[str] | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    ports: list[int] = field(default_factory=list)
+    cpus: float | None = None
+    memory_bytes: int | None = None
+    memory_reservation_bytes: int | None = None
+    healthcheck: Mapping[str, Any] | None = None
+    stop_timeout_s: int = 10
+    restart: str = "no"
+
+    def run_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "name": self.name,
+            "labels": self.labels,
+            "network": self.network,
+            "networking_config": {self.network: EndpointConfig("1.41", aliases=self.aliases)},
+            "stop_signal": "SIGTERM",
+        }
+        if self.cpus is not None:
+            kwargs["nano_cpus"] = int(self.cpus * NANO)
+        if self.memory_bytes is not None:
+            kwargs["mem_limit"] = self.memory_bytes
+            kwargs["memswap_limit"] = self.memory_bytes  # no swap: a limit is a limit
+        if self.memory_reservation_bytes is not None:
+            kwargs["mem_reservation"] = self.memory_reservation_bytes
+        if self.healthcheck is not None:
+            kwargs["healthcheck"] = Healthcheck(**self.healthcheck)
+        if self.restart not in ("", "no"):
+            kwargs["restart_policy"] = {"Name": self.restart}
+        return kwargs
+
+
+class RunningContainer:
+    """A started container: ports, logs, state, stop and removal."""
+
+    def __init__(self, container: Container, service: str, stop_timeout_s: int = 10) -> None:
+        self._container = container
+        self.service = service
+        self.stop_timeout_s = stop_timeout_s
+
+    @property
+    def id(self) -> str:
+        return str(self._container.id)
+
+    @property
+    def name(self) -> str:
+        return str(self._container.name)
+
+    def state(self) -> dict[str, Any]:
+        self._container.reload()
+        state: dict[str, Any] = self._container.attrs["State"]
+        return state
+
+    def restart_count(self) -> int:
+        self._container.reload()
+        return int(self._container.attrs.get("RestartCount", 0))
+
+    def pid(self) -> int:
+        return int(self.state().get("Pid", 0))
+
+    def host_port(self, container_port: int) -> int:
+        self._container.reload()
+        bindings = self._container.attrs["NetworkSettings"]["Ports"].get(f"{container_port}/tcp")
+        if not bindings:
+            raise RuntimeError(f"{self.name}: port {container_port} is not published")
+        return int(bindings[0]["HostPort"])
+
+    def logs(self, tail: int = 60) -> str:
+        try:
+            raw: bytes = self._container.logs(tail=tail)
+        except docker.errors.APIError as exc:
+            return f"(logs unavailable: {exc.explanation})"
+        return raw.decode(errors="replace")
+
+    def all_logs(self) -> str:
+        return self.logs(tail="all")  # type: ignore[arg-type]
+
+    def stats_stream(self) -> Iterator[dict[str, Any]]:
+        stream: Iterator[dict[str, Any]] = self._container.stats(stream=True, decode=True)
+        return stream
+
+    def stop(self, timeout_s: int | None = None) -> None:
+        """SIGTERM, then SIGKILL after the stop grace period (the compose file's by default)."""
+        self._container.stop(timeout=self.stop_timeout_s if timeout_s is None else timeout_s)
+
+    def remove(self) -> None:
+        try:
+            self._container.remove(force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+
+
+class RedisContainerHandle(RunningContainer):
+    """Redis started through testcontainers (its ping wait strategy decides readiness)."""
+
+    def __init__(self, testcontainer: Any, service: str, stop_timeout_s: int) -> None:
+        super().__init__(testcontainer.get_wrapped_container(), service, stop_timeout_s)
+        self._testcontainer = testcontainer
+
+    def remove(self) -> None:
+        try:
+            self._testcontainer.stop()
+        except docker.errors.NotFound:
+            pass
+
+
+def _configure_testcontainers() -> None:
+    """Ryuk cannot be pulled everywhere and loadgate reaps by label; ports are on 127.0.0.1."""
+    from testcontainers.core.config import ConnectionMode, testcontainers_config
+
+    if "TESTCONTAINERS_RYUK_DISABLED" not in os.environ:
+        testcontainers_config.ryuk_disabled = True
+    if "TESTCONTAINERS_CONNECTION_MODE" not in os.environ:
+        testcontainers_config.connection_mode_override = ConnectionMode.docker_host
+    if testcontainers_config.tc_host_override is None:
+        testcontainers_config.tc_host_override = "127.0.0.1"
+
+
+class DockerEngine:
+    """A connected Docker engine."""
+
+    def __init__(self, client: docker.DockerClient) -> None:
+        self.client = client
+
+    @classmethod
+    def connect(cls) -> DockerEngine:
+        try:
+            client = docker.from_env(timeout=120)
+            client.ping()
+        except docker.errors.DockerException as exc:
+            raise EngineUnavailableError(f"no Docker engine answers ({exc}); {ENGINE_HINT}") from exc
+        return cls(client)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def image(self, name: str) -> ImageInfo | None:
+        try:
+            image = self.client.images.get(name)
+        except docker.errors.ImageNotFound:
+            return None
+        return ImageInfo(name=name, id=str(image.id), size_bytes=int(image.attrs.get("Size", 0)))
+
+    def pull(self, name: str) -> str | None:
+        """Pull an image; returns None on success, else the engine's reason."""
+        try:
+            self.client.images.pull(name)
+        except docker.errors.APIError as exc:
+            return str(exc.explanation or exc)
+        return None
+
+    def build(
+        self,
+        context: Path,
+        dockerfile: str,
+        tag: str,
+        buildargs: Mapping[str, str],
+    ) -> ImageInfo:
+        """Build through the SDK with the layer cache; failures carry the end of the log."""
+        lines: list[str] = []
+        try:
+            for chunk in self.client.api.build(
+                path=str(context),
+                dockerfile=dockerfile,
+                tag=tag,
+                buildargs=dict(buildargs),
+                labels={LABEL_PROJECT: "image"},
+                rm=True,
+                forcerm=True,
+                decode=True,
+            ):
+                if "stream" in chunk:
+                    text = str(chunk["stream"]).rstrip()
+                    if text:
+                        lines.append(text)
+                        log.debug("build %s: %s", tag, text)
+                if "error" in chunk:
+                    raise ImageBuildError(tag, str(chunk["error"]).strip(), "\n".join(lines[-25:]))
+        except docker.errors.APIError as exc:
+            raise ImageBuildError(tag, str(exc.explanation or exc), "\n".join(lines[-25:])) from exc
+        info = self.image(tag)
+        if info is None:
+            raise ImageBuildError(tag, "the engine reported no image after the build")
+        return info
+
+    def import_rootfs(self, tarball: Path, repository: str, tag: str, changes: list[str]) -> ImageInfo:
+        try:
+            self.client.api.import_image_from_file(
+                str(tarball), repository=repository, tag=tag, changes=changes
+            )
+        except docker.errors.APIError as exc:
+            raise ImageBuildError(f"{repository}:{tag}", str(exc.explanation or exc)) from exc
+        info = self.image(f"{repository}:{tag}")
+        if info is None:
+            raise ImageBuildError(f"{repository}:{tag}", "import produced no image")
+        return info
+
+    def run_once(
+        self,
+        image: str,
+        command: list[str],
+        mounts: Mapping[Path, tuple[str, str]],
+        environment: Mapping[str, str],
+        labels: Mapping[str, str],
+        user: str | None = None,
+    ) -> tuple[int, str]:
+        """Run a command to completion in a throwaway, labelled container; returns (code, logs)."""
+        volumes = {str(host): {"bind": bind, "mode": mode} for host, (bind, mode) in mounts.items()}
+        container = self.client.containers.run(
+            image,
+            command,
+            volumes=volumes,
+            environment=dict(environment),
+            labels=dict(labels),
+            user=user,
+            detach=True,
+        )
+        try:
+            status = container.wait()
+            output: bytes = container.logs()
+            return int(status.get("StatusCode", 1)), output.decode(errors="replace")
+        finally:
+            container.remove(force=True)
+
+    def create_network(self, name: str, labels: Mapping[str, str]) -> str:
+        network = self.client.networks.create(name, driver="bridge", labels=dict(labels))
+        return str(network.id)
+
+    def remove_network(self, name: str) -> None:
+        try:
+            self.client.networks.get(name).remove()
+        except docker.errors.NotFound:
+            pass
+
+    def start(self, spec: ContainerSpec, service: str) -> RunningContainer:
+        ports = {f"{port}/tcp": ("127.0.0.1",) for port in spec.ports}
+        container = self.client.containers.run(
+            spec.image,
+            spec.command,
+            environment=spec.environment,
+            ports=ports,
+            detach=True,
+            **spec.run_kwargs(),
+        )
+        return RunningContainer(container, service, spec.stop_timeout_s)
+
+    def start_redis(self, spec: ContainerSpec, service: str, port: int = 6379) -> RunningContainer:
+        """Start Redis with testcontainers; returns once it answers PING."""
+        _configure_testcontainers()
+        from testcontainers.community.redis import RedisContainer
+
+        redis = RedisContainer(image=spec.image, port=port)
+        redis.ports = {str(port): ("127.0.0.1",)}  # publish on loopback only
+        if spec.command:
+            redis.with_command(spec.command)
+        kwargs = spec.run_kwargs()
+        kwargs.pop("name")
+        redis.with_name(spec.name).with_kwargs(**kwargs)
+        redis.start()
+        return RedisContainerHandle(redis, service, spec.stop_timeout_s)
+
+    def remove_leftovers(self, run_id: str | None = None) -> tuple[int, int]:
+        """Remove loadgate's containers and networks (of one run, or of every run)."""
+        label = f"{LABEL_RUN}={run_id}" if run_id else LABEL_RUN
+        containers = self.client.containers.list(all=True, filters={"label": label})
+        for container in containers:
+            try:
+                container.remove(force=True, v=True)
+            except docker.errors.NotFound:
+                pass
+        networks = self.client.networks.list(filters={"label": label})
+        for network in networks:
+            try:
+                network.remove()
+            except docker.errors.NotFound:
+                pass
+        return len(containers), len(networks)

@@ -1,0 +1,72 @@
+"""Errors of the harness, each with the exit code the CLI returns for it.
+
+    LoadgateError                exit_code
+    ├── UsageError               2  bad flags, budgets file, compose file, result file
+    │   ├── ComposeError
+    │   └── BudgetsError
+    ├── EnvironmentFailure       3  the machine cannot run the test
+    │   ├── EngineUnavailableError  no Docker engine answers
+    │   ├── ImageBuildError         an image could not be built or imported
+    │   └── StackNotReadyError      a container never became ready (its logs attached)
+    ├── LoadGeneratorError       4  Locust failed or produced no data
+    └── RunInterrupted           130 Ctrl-C or SIGTERM; everything was torn down
+
+A budget breach is not an error: it is a verdict, exit code 1.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_BUDGET_BREACHED = 1
+EXIT_USAGE = 2
+EXIT_ENVIRONMENT = 3
+EXIT_LOAD_GENERATOR = 4
+EXIT_INTERRUPTED = 130
+
+
+class LoadgateError(Exception):
+    exit_code = EXIT_ENVIRONMENT
+
+
+class UsageError(LoadgateError):
+    exit_code = EXIT_USAGE
+
+
+class ComposeError(UsageError):
+    pass
+
+
+class BudgetsError(UsageError):
+    pass
+
+
+class EnvironmentFailure(LoadgateError):
+    exit_code = EXIT_ENVIRONMENT
+
+
+class EngineUnavailableError(EnvironmentFailure):
+    pass
+
+
+class ImageBuildError(EnvironmentFailure):
+    def __init__(self, image: str, reason: str, log_tail: str = "") -> None:
+        self.image = image
+        self.log_tail = log_tail
+        message = f"could not build image {image}: {reason}"
+        super().__init__(message + (f"\n--- build log (last lines) ---\n{log_tail}" if log_tail else ""))
+
+
+class StackNotReadyError(EnvironmentFailure):
+    def __init__(self, service: str, reason: str, logs: str = "") -> None:
+        self.service = service
+        self.logs = logs
+        message = f"{service} never became ready: {reason}"
+        super().__init__(message + (f"\n--- {service} logs (last lines) ---\n{logs}" if logs else ""))
+
+
+class LoadGeneratorError(LoadgateError):
+    exit_code = EXIT_LOAD_GENERATOR
+
+
+class RunInterrupted(LoadgateError):
+    exit_code = EXIT_INTERRUPTED

@@ -1,0 +1,129 @@
+"""One run, start to finish: images → stack → load + sampling → result → report and verdict."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from harness.budgets import Budgets, load_budgets
+from harness.collect import RunRecord, build_result
+from harness.compose import ComposeFile, ServiceSpec
+from harness.docker import DockerEngine, RunningContainer
+from harness.images import ImageBuilder
+from harness.progress import ProgressDisplay
+from harness.runner import LoadPlan, run_locust
+from harness.sampler import ResourceSampler
+from harness.settings import RunSettings
+from harness.stack import GATEWAY_SERVICE, MOCK_PORT, MOCK_SERVICE, REDIS_SERVICE, GatewayStack, StackConfig
+from reports.junit import write_junit
+from reports.render import write_report
+from reports.result import ContainerOutcome, RunResult
+
+IDLE_BASELINE_S = 1.0
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    result: RunResult
+    run_dir: Path
+    report: Path
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def _services(compose: ComposeFile, token: str) -> tuple[ServiceSpec, ServiceSpec]:
+    variables = {
+        **os.environ,
+        "PROVIDER_AUTH_TOKEN": token,
+        "UPSTREAM_BASE_URL": f"http://{MOCK_SERVICE}:{MOCK_PORT}",
+    }
+    return compose.service(GATEWAY_SERVICE, variables), compose.service(REDIS_SERVICE, variables)
+
+
+def _container_outcome(gateway: RunningContainer, token: str) -> ContainerOutcome:
+    state = gateway.state()
+    running = state.get("Running", False)
+    return ContainerOutcome(
+        restarts=gateway.restart_count(),
+        oom_killed=bool(state.get("OOMKilled", False)),
+        exit_code=None if running else int(state.get("ExitCode", 0)),
+        token_in_logs=token in gateway.all_logs(),
+    )
+
+
+def prepare(settings: RunSettings) -> tuple[ComposeFile, Budgets | None]:
+    """Read and check every input before anything is started."""
+    compose = ComposeFile.load(settings.compose_file)
+    budgets = load_budgets(settings.budgets_file) if settings.budgets_file else None
+    _services(compose, "validation")
+    return compose, budgets
+
+
+def run(settings: RunSettings, display: ProgressDisplay) -> RunOutcome:
+    compose, budgets = prepare(settings)
+    scenario = settings.scenario
+    token = "lg-test-" + secrets.token_hex(16)
+    gateway_spec, redis_spec = _services(compose, token)
+    run_id = new_run_id()
+    run_dir = settings.output_dir / run_id
+    run_dir.mkdir(parents=True)
+    display.say(f"run {run_id}: scenario {scenario.name}, results in {run_dir}")
+
+    engine = DockerEngine.connect()
+    try:
+        display.phase("images")
+        builder = ImageBuilder(engine, settings.project_root, settings.base_image, display.say)
+        images = builder.build_all(gateway_spec, redis_spec)
+        started_at = time.time()
+        display.phase("stack")
+        config = StackConfig(
+            run_id=run_id,
+            gateway=gateway_spec,
+            redis=redis_spec,
+            images=images,
+            mock_environment=scenario.mock_environment,
+            ready_timeout_s=settings.ready_timeout_s,
+        )
+        with GatewayStack(engine, config, display.say) as stack:
+            sampler = ResourceSampler(stack.gateway)
+            sampler.start()
+            time.sleep(IDLE_BASELINE_S)
+            display.phase("load")
+            plan = LoadPlan(
+                scenario.user_class, scenario.users, scenario.spawn_rate, scenario.duration_s, scenario.rps_per_user
+            )
+            try:
+                samples = run_locust(plan, stack.gateway_url, run_dir, display.update)
+            finally:
+                resources = sampler.stop()
+            outcome = _container_outcome(stack.gateway, token)
+            display.phase("teardown")
+    finally:
+        engine.close()
+
+    record = RunRecord(
+        run_id=run_id,
+        scenario=scenario.name,
+        target_url=stack.gateway_url,
+        started_at=started_at,
+        finished_at=time.time(),
+        users=scenario.users,
+        target_rps=scenario.target_rps or None,
+        samples_file=samples,
+        resources=resources,
+        resource_source=sampler.source,
+        images=images,
+        limits=gateway_spec.limits,
+        container=outcome,
+    )
+    result = build_result(record, budgets)
+    result.save(run_dir)
+    write_junit(result, run_dir)
+    report = write_report(result, run_dir)
+    return RunOutcome(result=result, run_dir=run_dir, report=report)

@@ -1,0 +1,133 @@
+"""Pure pandas: raw per-request and per-sample rows in, summary statistics and timelines out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reports.result import (
+    CpuStats,
+    ErrorStats,
+    LatencyStats,
+    MemoryStats,
+    ResourcePoint,
+    TimePoint,
+)
+
+PERCENTILES = {"p50_ms": 50, "p90_ms": 90, "p95_ms": 95, "p99_ms": 99}
+RESOURCE_COLUMNS = ["t", "memory_bytes", "memory_usage_bytes", "cpu_ns", "throttled_ns", "open_fds"]
+
+
+def percentile(values: np.ndarray | pd.Series, q: float) -> float:
+    """Nearest-rank percentile: the smallest observed value with at least q % at or below it."""
+    return float(np.percentile(np.asarray(values, dtype=float), q, method="inverted_cdf"))
+
+
+def load_requests(path: Path) -> pd.DataFrame:
+    frame = pd.read_csv(path, dtype={"name": str, "error": str}, keep_default_na=False)
+    frame["error"] = frame["error"].astype(str)
+    return frame
+
+
+def latency_stats(requests: pd.DataFrame) -> LatencyStats:
+    latencies = requests["latency_ms"].to_numpy(dtype=float)
+    if latencies.size == 0:
+        return LatencyStats(
+            count=0, mean_ms=0, p50_ms=0, p90_ms=0, p95_ms=0, p99_ms=0, max_ms=0
+        )
+    values = {key: percentile(latencies, q) for key, q in PERCENTILES.items()}
+    return LatencyStats(
+        count=int(latencies.size),
+        mean_ms=float(latencies.mean()),
+        max_ms=float(latencies.max()),
+        **values,
+    )
+
+
+def error_stats(requests: pd.DataFrame) -> ErrorStats:
+    failed = requests[requests["error"] != ""]
+    total = len(requests)
+    by_kind = {str(kind): int(count) for kind, count in failed["error"].value_counts().items()}
+    return ErrorStats(total=len(failed), rate=len(failed) / total if total else 0.0, by_kind=by_kind)
+
+
+def timeline(requests: pd.DataFrame, load_started_at: float) -> list[TimePoint]:
+    """Per-second requests, errors and latency percentiles, by completion time."""
+    if requests.empty:
+        return []
+    done = requests["start"] + requests["latency_ms"] / 1000 - load_started_at
+    frame = requests.assign(second=np.floor(done.clip(lower=0)).astype(int))
+    points = []
+    for second, group in frame.groupby("second"):
+        latencies = group["latency_ms"].to_numpy(dtype=float)
+        points.append(
+            TimePoint(
+                t=float(second),
+                requests=len(group),
+                errors=int((group["error"] != "").sum()),
+                p50_ms=percentile(latencies, 50),
+                p95_ms=percentile(latencies, 95),
+                p99_ms=percentile(latencies, 99),
+            )
+        )
+    return points
+
+
+def resource_frame(rows: Sequence[Sequence[float | int | None]]) -> pd.DataFrame:
+    frame = pd.DataFrame(list(rows), columns=RESOURCE_COLUMNS)
+    interval = frame["t"].diff()
+    frame["cpu_cores"] = frame["cpu_ns"].diff() / 1e9 / interval
+    return frame
+
+
+def memory_stats(
+    resources: pd.DataFrame,
+    load_started_at: float,
+    source: str,
+    limit_bytes: int | None,
+) -> MemoryStats | None:
+    under_load = resources[resources["t"] >= load_started_at]
+    if under_load.empty:
+        return None
+    idle = resources[resources["t"] < load_started_at]["memory_bytes"]
+    span = float(under_load["t"].iloc[-1] - under_load["t"].iloc[0])
+    memory = under_load["memory_bytes"].to_numpy(dtype=float)
+    return MemoryStats(
+        source=source,
+        samples=len(under_load),
+        rate_hz=(len(under_load) - 1) / span if span > 0 else 0.0,
+        idle_bytes=int(idle.median()) if not idle.empty else None,
+        p50_bytes=int(percentile(memory, 50)),
+        p95_bytes=int(percentile(memory, 95)),
+        max_bytes=int(memory.max()),
+        limit_bytes=limit_bytes,
+    )
+
+
+def cpu_stats(resources: pd.DataFrame, load_started_at: float, limit: float | None) -> CpuStats | None:
+    under_load = resources[resources["t"] >= load_started_at]
+    cores = under_load["cpu_cores"].dropna().to_numpy(dtype=float)
+    if cores.size == 0:
+        return None
+    throttled = under_load["throttled_ns"]
+    return CpuStats(
+        mean_cores=float(cores.mean()),
+        p95_cores=percentile(cores, 95),
+        max_cores=float(cores.max()),
+        throttled_s=float(throttled.iloc[-1] - throttled.iloc[0]) / 1e9,
+        limit_cores=limit,
+    )
+
+
+def resource_points(resources: pd.DataFrame, load_started_at: float) -> list[ResourcePoint]:
+    return [
+        ResourcePoint(
+            t=round(float(row.t - load_started_at), 3),
+            memory_bytes=int(row.memory_bytes),
+            cpu_cores=None if pd.isna(row.cpu_cores) else round(float(row.cpu_cores), 4),
+        )
+        for row in resources.itertuples()
+    ]

@@ -1,0 +1,116 @@
+"""Inline SVG line charts: no JavaScript, no network, readable in any browser offline."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c")
+WIDTH, HEIGHT = 860, 260
+LEFT, RIGHT, TOP, BOTTOM = 64, 16, 28, 36
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    points: Sequence[tuple[float, float | None]]
+
+
+@dataclass(frozen=True)
+class Threshold:
+    label: str
+    value: float
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round tick values covering [low, high]."""
+    if high <= low:
+        high = low + 1.0
+    raw = (high - low) / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    start = math.floor(low / step) * step
+    ticks = []
+    value = start
+    while value <= high + step * 0.5:
+        ticks.append(round(value, 10))
+        value += step
+    return ticks
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 or value == int(value) else f"{value:.2g}"
+
+
+def line_chart(
+    title: str,
+    series: Sequence[Series],
+    y_label: str,
+    threshold: Threshold | None = None,
+    x_label: str = "seconds since load start",
+) -> str:
+    xs = [x for s in series for x, y in s.points if y is not None]
+    ys = [y for s in series for _, y in s.points if y is not None]
+    if threshold is not None:
+        ys.append(threshold.value)
+    if not xs:
+        return f'<p class="empty">{escape(title)}: no data</p>'
+    x_ticks = nice_ticks(min(xs), max(xs))
+    y_ticks = nice_ticks(0.0, max(ys) * 1.05)
+    x0, x1, y1 = x_ticks[0], x_ticks[-1], y_ticks[-1]
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+
+    def px(x: float) -> float:
+        return LEFT + (x - x0) / (x1 - x0 or 1) * plot_w
+
+    def py(y: float) -> float:
+        return TOP + plot_h - y / (y1 or 1) * plot_h
+
+    parts = [
+        f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" '
+        f'xmlns="http://www.w3.org/2000/svg" class="chart">',
+        f'<text x="{LEFT}" y="16" class="title">{escape(title)}</text>',
+    ]
+    for y in y_ticks:
+        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{py(y):.1f}" y2="{py(y):.1f}" class="grid"/>')
+        parts.append(f'<text x="{LEFT - 6}" y="{py(y) + 4:.1f}" class="tick" text-anchor="end">{_fmt(y)}</text>')
+    for x in x_ticks:
+        parts.append(
+            f'<text x="{px(x):.1f}" y="{HEIGHT - BOTTOM + 16}" class="tick" text-anchor="middle">{_fmt(x)}</text>'
+        )
+    parts.append(
+        f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 4}" class="axis" text-anchor="middle">{escape(x_label)}</text>'
+    )
+    parts.append(
+        f'<text transform="translate(14 {TOP + plot_h / 2}) rotate(-90)" class="axis" '
+        f'text-anchor="middle">{escape(y_label)}</text>'
+    )
+    if threshold is not None:
+        y = py(threshold.value)
+        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="limit"/>')
+        parts.append(f'<text x="{WIDTH - RIGHT - 4}" y="{y - 4:.1f}" class="limit-label" text-anchor="end">'
+                     f"{escape(threshold.label)}</text>")
+    for index, s in enumerate(series):
+        color = PALETTE[index % len(PALETTE)]
+        for run in _runs(s.points):
+            path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in run)
+            parts.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.8"/>')
+        legend_x = LEFT + 8 + index * 130
+        parts.append(f'<rect x="{legend_x}" y="{TOP + 2}" width="10" height="10" fill="{color}"/>')
+        parts.append(f'<text x="{legend_x + 14}" y="{TOP + 11}" class="legend">{escape(s.name)}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _runs(points: Sequence[tuple[float, float | None]]) -> list[list[tuple[float, float]]]:
+    """Split a series at missing values so gaps show as gaps."""
+    runs: list[list[tuple[float, float]]] = [[]]
+    for x, y in points:
+        if y is None:
+            if runs[-1]:
+                runs.append([])
+        else:
+            runs[-1].append((x, y))
+    return [run for run in runs if run]

@@ -1,0 +1,78 @@
+"""One self-contained HTML report from a `RunResult` (jinja2, inline SVG charts, inline CSS)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from reports.charts import Series, Threshold, line_chart
+from reports.result import RunResult
+
+MIB = 1024 * 1024
+REPORT_FILE = "report.html"
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("reports", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["mib"] = lambda value: "n/a" if value is None else f"{value / MIB:,.1f} MiB"
+    env.filters["ms"] = lambda value: "n/a" if value is None else f"{value:,.1f} ms"
+    env.filters["pct"] = lambda value: f"{value * 100:.2f} %"
+    env.filters["when"] = lambda ts: datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return env
+
+
+def charts(result: RunResult) -> dict[str, str]:
+    timeline = result.timeline
+    latency = line_chart(
+        "Latency percentiles per second",
+        [
+            Series("p50", [(p.t, p.p50_ms) for p in timeline]),
+            Series("p95", [(p.t, p.p95_ms) for p in timeline]),
+            Series("p99", [(p.t, p.p99_ms) for p in timeline]),
+        ],
+        "milliseconds",
+    )
+    throughput = line_chart(
+        "Throughput and errors",
+        [
+            Series("requests/s", [(p.t, float(p.requests)) for p in timeline]),
+            Series("errors/s", [(p.t, float(p.errors)) for p in timeline]),
+        ],
+        "per second",
+    )
+    out = {"latency": latency, "throughput": throughput}
+    if result.resources:
+        limit = result.memory.limit_bytes if result.memory else None
+        out["memory"] = line_chart(
+            "Gateway working-set memory",
+            [Series("working set", [(p.t, p.memory_bytes / MIB) for p in result.resources])],
+            "MiB",
+            Threshold(f"limit {limit / MIB:,.0f} MiB", limit / MIB) if limit else None,
+        )
+        cpu_limit = result.cpu.limit_cores if result.cpu else None
+        out["cpu"] = line_chart(
+            "Gateway CPU",
+            [Series("cores", [(p.t, p.cpu_cores) for p in result.resources])],
+            "cores",
+            Threshold(f"limit {cpu_limit:g} cores", cpu_limit) if cpu_limit else None,
+        )
+    return out
+
+
+def render_report(result: RunResult) -> str:
+    template = _environment().get_template("report.html.j2")
+    return template.render(result=result, charts=charts(result))
+
+
+def write_report(result: RunResult, run_dir: Path) -> Path:
+    path = run_dir / REPORT_FILE
+    path.write_text(render_report(result))
+    return path

@@ -15,6 +15,7 @@ from gateway.metrics import GatewayMetrics
 log = logging.getLogger("gateway.access")
 
 SHED_PREFIX = "/v1/"
+KNOWN_ROUTES = frozenset({"/v1/infer", "/v1/chat/completions"})
 
 
 def _incoming_request_id(scope: Scope) -> str:
@@ -52,26 +53,30 @@ class RequestMiddleware:
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
-        if path.startswith(SHED_PREFIX) and self.in_flight >= self.max_concurrency:
-            self.metrics.shed.inc()
-            await _send_overloaded(send_with_id, request_id)
-        else:
-            self.in_flight += 1
-            self.metrics.in_flight.inc()
-            try:
-                await self.app(scope, receive, send_with_id)
-            finally:
-                self.in_flight -= 1
-                self.metrics.in_flight.dec()
-        latency_ms = (time.perf_counter() - started) * 1000
-        route = path if path.startswith(SHED_PREFIX) else "other"
-        self.metrics.requests.labels(route=route, status=str(status)).inc()
-        if path.startswith(SHED_PREFIX):
+        if not path.startswith(SHED_PREFIX):  # probes and metrics: never shed, never counted
+            await self.app(scope, receive, send_with_id)
+            return
+        try:
+            if self.in_flight >= self.max_concurrency:
+                self.metrics.shed.inc()
+                await _send_overloaded(send_with_id, request_id)
+            else:
+                self.in_flight += 1
+                self.metrics.in_flight.inc()
+                try:
+                    await self.app(scope, receive, send_with_id)
+                finally:
+                    self.in_flight -= 1
+                    self.metrics.in_flight.dec()
+        finally:
+            latency_ms = (time.perf_counter() - started) * 1000
+            route = path if path in KNOWN_ROUTES else "/v1/other"
+            self.metrics.requests.labels(route=route, status=str(status)).inc()
             log.info(
                 "request id=%s method=%s path=%s status=%d latency_ms=%.1f cache=%s",
                 request_id,
                 scope["method"],
-                path,
+                route,
                 status,
                 latency_ms,
                 state.get("cache", "-"),

@@ -1,0 +1,119 @@
+"""`loadgate run` end to end, as a user runs it: real stack, real Locust, real files."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.docker import LABEL_RUN, DockerEngine
+from harness.images import StackImages
+from tests.integration.conftest import ROOT, leftovers
+
+MOCK_MEDIAN_MS = 40  # the smoke scenario's lognormal median
+
+
+def loadgate(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def only_run_dir(output: Path) -> Path:
+    runs = list(output.iterdir())
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def test_a_short_run_produces_plausible_numbers_and_a_report(
+    engine: DockerEngine, images: StackImages, tmp_path: Path
+) -> None:
+    """Requests flowed, latency is at least the mock's, memory was sampled, files were written."""
+    done = loadgate(
+        "run", "--duration", "6", "--budgets", "budgets/default.yml", "--output-dir", str(tmp_path), "-q"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "verdict: PASS" in done.stdout
+    run_dir = only_run_dir(tmp_path)
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["latency"]["count"] > 50
+    assert result["latency"]["p95_ms"] >= MOCK_MEDIAN_MS
+    assert result["errors"]["total"] == 0
+    assert result["memory"]["max_bytes"] > 10 * 1024 * 1024
+    assert result["memory"]["rate_hz"] >= 4
+    assert result["memory"]["limit_bytes"] == 512 * 1024 * 1024
+    assert result["cpu"]["mean_cores"] > 0
+    assert result["images"]["gateway"]["id"] == images.gateway.id
+    assert result["container"]["token_in_logs"] is False
+    assert len(result["timeline"]) >= 4
+    samples = (run_dir / "samples.csv").read_text().splitlines()
+    assert len(samples) == result["latency"]["count"] + 1
+    assert (run_dir / "report.html").read_text().count("<svg") == 4
+    assert "<testsuite" in (run_dir / "junit.xml").read_text()
+    assert f"report: {run_dir / 'report.html'}" in done.stdout
+    assert leftovers(engine) == []
+
+
+def test_a_breached_budget_exits_1(engine: DockerEngine, images: StackImages, tmp_path: Path) -> None:
+    """A latency budget no real run can meet gives the breach exit code and a FAIL verdict."""
+    budgets = tmp_path / "impossible.yml"
+    budgets.write_text("latency_p95_ms: 1\n")
+    done = loadgate(
+        "run", "--duration", "3", "--budgets", str(budgets), "--output-dir", str(tmp_path / "runs"), "-q"
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "[FAIL] latency_p95_ms" in done.stdout and "verdict: FAIL" in done.stdout
+    result = json.loads((only_run_dir(tmp_path / "runs") / "result.json").read_text())
+    assert result["verdict"] == "fail"
+    assert leftovers(engine) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_run_leaves_nothing_behind(
+    engine: DockerEngine, images: StackImages, tmp_path: Path, sig: signal.Signals
+) -> None:
+    """Interrupted while the load runs, loadgate removes every container and network, exit 130."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", "--duration", "60", "--output-dir", str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    deadline = time.monotonic() + 120
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if "phase: load" in line or time.monotonic() > deadline:
+            break
+    assert any("phase: load" in line for line in seen), "".join(seen)
+    assert leftovers(engine) != []  # the stack is up
+    time.sleep(2)
+    process.send_signal(sig)
+    _, err = process.communicate(timeout=90)
+    assert process.returncode == 130, err
+    assert "interrupted" in err
+    assert leftovers(engine) == []
+
+
+def test_clean_removes_leftovers_of_a_crashed_run(engine: DockerEngine, images: StackImages) -> None:
+    """`loadgate clean` finds labelled containers and networks and removes them."""
+    labels = {LABEL_RUN: "crashed-run"}
+    engine.client.networks.create("loadgate-crashed-run", labels=labels)
+    engine.client.containers.create(images.mock.name, labels=labels, name="loadgate-crashed-run-mock")
+    assert len(leftovers(engine, "crashed-run")) == 2
+    done = loadgate("clean")
+    assert done.returncode == 0
+    assert "removed 1 container(s) and 1 network(s)" in done.stdout
+    assert leftovers(engine) == []

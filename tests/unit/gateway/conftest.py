@@ -1,0 +1,53 @@
+"""A gateway app wired to an in-process upstream through an injected httpx transport."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+from gateway import GatewaySettings, create_app
+
+TOKEN = "sk-unit-test-secret-0123456789"
+
+
+def make_settings(**overrides: Any) -> GatewaySettings:
+    values: dict[str, Any] = {
+        "provider_auth_token": TOKEN,
+        "upstream_base_url": "http://upstream.test",
+        "redis_url": None,
+    }
+    values.update(overrides)
+    return GatewaySettings(**values)
+
+
+@asynccontextmanager
+async def gateway_client(
+    transport: httpx.AsyncBaseTransport, **overrides: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(make_settings(**overrides), upstream_transport=transport)
+    async with app.router.lifespan_context(app):
+        asgi = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=asgi, base_url="http://gateway.test") as client:
+            yield client
+
+
+def upstream(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.MockTransport:
+    return httpx.MockTransport(handler)
+
+
+def completion(content: str = "hello", total: int = 12, model: str = "mock-gpt") -> dict[str, Any]:
+    return {
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": total - 5, "total_tokens": total},
+    }
+
+
+INFER_BODY: dict[str, Any] = {
+    "turns": [{"role": "user", "text": "Say hello"}],
+    "max_output_tokens": 32,
+    "sampling_temperature": 0.5,
+}

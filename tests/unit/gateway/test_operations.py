@@ -1,0 +1,121 @@
+"""Probes, metrics, load shedding, the soft-failing cache and what reaches the logs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import httpx
+import pytest
+
+from gateway.cache import ResponseCache, cache_key, is_cacheable
+from tests.unit.gateway.conftest import INFER_BODY, TOKEN, completion, gateway_client, upstream
+
+pytestmark = pytest.mark.anyio
+
+
+def ok(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json=completion())
+
+
+async def test_probes_answer_without_touching_the_upstream() -> None:
+    """/live and /ready are 200 and never call the provider."""
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return ok(request)
+
+    async with gateway_client(upstream(handler)) as client:
+        live = await client.get("/live")
+        ready = await client.get("/ready")
+    assert (live.status_code, ready.status_code) == (200, 200)
+    assert ready.json() == {"status": "ready"}
+    assert calls == 0
+
+
+async def test_metrics_count_requests_by_route_and_status() -> None:
+    """/metrics is Prometheus text with request counts and upstream latency."""
+    async with gateway_client(upstream(ok)) as client:
+        await client.post("/v1/infer", json=INFER_BODY)
+        await client.post("/v1/infer", json={"turns": []})
+        text = (await client.get("/metrics")).text
+    assert 'gateway_requests_total{route="/v1/infer",status="200"} 1.0' in text
+    assert 'gateway_requests_total{route="/v1/infer",status="422"} 1.0' in text
+    assert "gateway_upstream_latency_seconds_count 1.0" in text
+    assert "gateway_in_flight_requests 0.0" in text
+
+
+async def test_requests_beyond_max_concurrency_are_shed_at_once() -> None:
+    """With MAX_CONCURRENCY in flight, the next request is an immediate 503 with Retry-After."""
+    release = asyncio.Event()
+    entered = 0
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        nonlocal entered
+        entered += 1
+        await release.wait()
+        return ok(request)
+
+    async with gateway_client(httpx.MockTransport(slow), max_concurrency=2) as client:
+        first = [asyncio.create_task(client.post("/v1/infer", json=INFER_BODY)) for _ in range(2)]
+        while entered < 2:
+            await asyncio.sleep(0.001)
+        shed = await asyncio.wait_for(client.post("/v1/infer", json=INFER_BODY), timeout=1)
+        probe = await client.get("/ready")
+        release.set()
+        served = await asyncio.gather(*first)
+        metrics = (await client.get("/metrics")).text
+    assert shed.status_code == 503
+    assert shed.headers["retry-after"] == "1"
+    assert probe.status_code == 200  # probes are never shed
+    assert [r.status_code for r in served] == [200, 200]
+    assert "gateway_shed_requests_total 1.0" in metrics
+
+
+async def test_unreachable_redis_costs_no_error() -> None:
+    """With Redis down, deterministic requests are still answered (cache outcome: error)."""
+    body = {**INFER_BODY, "sampling_temperature": 0}
+    async with gateway_client(upstream(ok), redis_url="redis://127.0.0.1:1/0") as client:
+        responses = [await client.post("/v1/infer", json=body) for _ in range(2)]
+        metrics = (await client.get("/metrics")).text
+    assert [r.status_code for r in responses] == [200, 200]
+    assert 'gateway_cache_lookups_total{outcome="error"} 2.0' in metrics
+
+
+def test_only_deterministic_requests_are_cacheable() -> None:
+    """Temperature 0 requests are cached; anything sampled is not."""
+    assert is_cacheable({"temperature": 0})
+    assert not is_cacheable({"temperature": 0.7})
+
+
+def test_cache_key_is_canonical() -> None:
+    """Key order does not change the key; any field that reaches the provider does."""
+    a = {"model": "m", "messages": [{"role": "user", "content": "x"}], "temperature": 0}
+    b = {"temperature": 0, "messages": [{"role": "user", "content": "x"}], "model": "m"}
+    assert cache_key(a) == cache_key(b)
+    assert cache_key(a) != cache_key({**a, "model": "n"})
+    assert cache_key(a).startswith("loadgate:v1:")
+
+
+async def test_disabled_cache_bypasses() -> None:
+    """Without REDIS_URL the cache reports bypass and stores nothing."""
+    cache = ResponseCache(None, ttl_seconds=10, timeout=0.05)
+    assert await cache.get("k") == (None, "bypass")
+    assert await cache.set("k", {"a": 1}) is False
+
+
+async def test_the_token_never_reaches_the_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """Neither successful nor failing requests log the provider token."""
+
+    def failing(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, text=f"bad token {request.headers['authorization']}")
+
+    caplog.set_level(logging.DEBUG)
+    async with gateway_client(upstream(failing)) as client:
+        response = await client.post("/v1/infer", json=INFER_BODY)
+    assert response.status_code == 502
+    assert "request id=" in caplog.text  # the access line was logged
+    assert TOKEN not in caplog.text
+    assert TOKEN not in response.text

@@ -1,0 +1,100 @@
+"""The loadgate command: clear one-line errors and documented exit codes, without Docker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from tests.unit.reports.fixtures import sample_result
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["run", "--scenario", "nope"], id="unknown-scenario"),
+        pytest.param(["run", "--duration", "-1"], id="negative-duration"),
+        pytest.param(["run", "--users", "many"], id="users-not-a-number"),
+        pytest.param(["run", "--frobnicate"], id="unknown-flag"),
+        pytest.param([], id="no-command"),
+    ],
+)
+def test_bad_flags_exit_2_without_traceback(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse refuses bad flags with exit 2 and a message, never a traceback."""
+    code, _, err = run_cli(args, capsys)
+    assert code == 2
+    assert "Traceback" not in err and "error:" in err
+
+
+def test_bad_budgets_file_stops_before_anything_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A broken budgets file is one clear line and exit 2, checked before Docker is touched."""
+    budgets = tmp_path / "b.yml"
+    budgets.write_text("latency_p95_ms: soon\n")
+    code, _, err = run_cli(
+        ["run", "--budgets", str(budgets), "--output-dir", str(tmp_path / "runs")], capsys
+    )
+    assert code == 2
+    assert err.strip().count("\n") == 0 and "latency_p95_ms" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bad_compose_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A compose file with an unparsable limit names the key and exits 2."""
+    compose = tmp_path / "c.yml"
+    compose.write_text(
+        "services:\n  gateway:\n    image: g\n    deploy: {resources: {limits: {memory: lots}}}\n"
+        "  redis:\n    image: r\n"
+    )
+    code, _, err = run_cli(["run", "--compose", str(compose)], capsys)
+    assert code == 2 and "deploy.resources.limits.memory" in err
+
+
+def test_report_rerenders_from_a_result_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`loadgate report` needs only result.json and exits by its verdict."""
+    sample_result(verdict="pass").save(tmp_path)
+    code, out, _ = run_cli(["report", str(tmp_path)], capsys)
+    assert code == 0 and "verdict: PASS" in out
+    assert (tmp_path / "report.html").exists()
+
+
+def test_report_rejudges_with_other_budgets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Stricter budgets turn a stored pass into a breach, exit code 1."""
+    sample_result(verdict="pass").save(tmp_path)
+    budgets = tmp_path / "strict.yml"
+    budgets.write_text("latency_p95_ms: 10\n")
+    code, out, _ = run_cli(["report", str(tmp_path / "result.json"), "--budgets", str(budgets)], capsys)
+    assert code == 1
+    assert "[FAIL] latency_p95_ms: 110" in out
+
+
+@pytest.mark.parametrize(
+    "content",
+    [pytest.param("{}", id="empty-object"), pytest.param("not json", id="not-json"), pytest.param(None, id="missing")],
+)
+def test_report_refuses_what_is_not_a_result(
+    tmp_path: Path, content: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Anything but a loadgate result is exit 2 with one line."""
+    path = tmp_path / "result.json"
+    if content is not None:
+        path.write_text(content)
+    code, _, err = run_cli(["report", str(path)], capsys)
+    assert code == 2 and err.startswith("loadgate: ") and "Traceback" not in err
+
+
+def test_scenarios_are_listed(capsys: pytest.CaptureFixture[str]) -> None:
+    """`loadgate scenarios` names each scenario with its description."""
+    code, out, _ = run_cli(["scenarios"], capsys)
+    assert code == 0 and out.startswith("smoke")

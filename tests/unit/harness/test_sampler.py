@@ -1,0 +1,52 @@
+"""Finding and reading a container's cgroup files, v1 and v2, on a fake /sys/fs/cgroup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.sampler import CgroupReader
+
+CID = "abc123"
+
+
+def make_v1(root: Path) -> None:
+    memory = root / "memory" / "docker" / CID
+    memory.mkdir(parents=True)
+    (memory / "memory.usage_in_bytes").write_text("300000\n")
+    (memory / "memory.stat").write_text("cache 1000\ntotal_inactive_file 100000\ntotal_rss 5\n")
+    cpu = root / "cpu,cpuacct" / "docker" / CID
+    cpu.mkdir(parents=True)
+    (cpu / "cpuacct.usage").write_text("5000000000\n")
+    (cpu / "cpu.stat").write_text("nr_periods 10\nnr_throttled 2\nthrottled_time 7000\n")
+
+
+def make_v2(root: Path) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "cgroup.controllers").write_text("cpu memory\n")
+    group = root / "system.slice" / f"docker-{CID}.scope"
+    group.mkdir(parents=True)
+    (group / "memory.current").write_text("400000\n")
+    (group / "memory.stat").write_text("anon 1\ninactive_file 150000\nactive_file 3\n")
+    (group / "cpu.stat").write_text("usage_usec 2500000\nnr_throttled 1\nthrottled_usec 40\n")
+
+
+def test_v1_working_set_is_usage_minus_inactive_file(tmp_path: Path) -> None:
+    """On cgroup v1 the reader finds docker/<id> and subtracts total_inactive_file."""
+    make_v1(tmp_path)
+    reader = CgroupReader.locate(CID, pid=0, root=tmp_path)
+    assert reader is not None and reader.version == 1
+    assert reader.read() == (200000, 300000, 5_000_000_000, 7000)
+
+
+def test_v2_working_set_is_current_minus_inactive_file(tmp_path: Path) -> None:
+    """On cgroup v2 the reader finds the systemd scope and converts microseconds."""
+    make_v2(tmp_path)
+    reader = CgroupReader.locate(CID, pid=0, root=tmp_path)
+    assert reader is not None and reader.version == 2
+    assert reader.read() == (250000, 400000, 2_500_000_000, 40_000)
+
+
+def test_no_cgroup_files_means_no_reader(tmp_path: Path) -> None:
+    """Where the files are not visible (Docker Desktop), locate() says so and stats take over."""
+    (tmp_path / "memory").mkdir()
+    assert CgroupReader.locate(CID, pid=0, root=tmp_path) is None

@@ -1,0 +1,44 @@
+"""The HTML report: one self-contained file rendered from a result alone."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from reports.junit import junit_xml
+from reports.render import render_report, write_report
+from reports.result import load_result
+from tests.unit.reports.fixtures import sample_result
+
+
+def test_report_is_self_contained() -> None:
+    """No script, stylesheet, image or font is fetched from anywhere: it works offline."""
+    html = render_report(sample_result())
+    assert not re.search(r'<(script|link|img|iframe)\b', html)
+    assert "url(" not in html and "@import" not in html
+    assert html.count("<svg") == 4  # latency, throughput, memory, cpu
+
+
+def test_report_shows_summary_budgets_and_limit() -> None:
+    """Verdict, percentiles, budgets with their verdicts, and the memory limit line are there."""
+    html = render_report(sample_result(verdict="fail"))
+    assert "FAIL" in html and "memory_p95_mb" in html and "latency_p95_ms" in html
+    assert "110.0 ms" in html  # p95
+    assert "limit 512 MiB" in html
+    assert "http_502" in html
+
+
+def test_report_round_trips_through_the_result_file(tmp_path: Path) -> None:
+    """A saved result loads back identically and renders to a file."""
+    result = sample_result()
+    result.save(tmp_path)
+    loaded = load_result(tmp_path / "result.json")
+    assert loaded == result
+    assert write_report(loaded, tmp_path).read_text().startswith("<!doctype html>")
+
+
+def test_junit_marks_failed_budgets() -> None:
+    """Each budget is a test case; the breached one is a failure."""
+    xml = junit_xml(sample_result(verdict="fail"))
+    assert 'tests="2"' in xml and 'failures="1"' in xml
+    assert "memory_p95_mb: 60 MiB &gt; 40 MiB" in xml

@@ -41,7 +41,9 @@ def is_cacheable(payload: dict[str, Any]) -> bool:
 class ResponseCache:
     """Get/set of upstream bodies by request key, failing soft."""
 
-    def __init__(self, client: redis_asyncio.Redis | None, ttl_seconds: int, timeout: float) -> None:
+    def __init__(
+        self, client: redis_asyncio.Redis | None, ttl_seconds: int, timeout: float
+    ) -> None:
         self._client = client
         self._ttl = ttl_seconds
         self._timeout = timeout

@@ -21,7 +21,7 @@ KNOWN_ROUTES = frozenset({"/v1/infer", "/v1/chat/completions"})
 def _incoming_request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == b"x-request-id" and 0 < len(value) <= 128:
-            return value.decode("latin-1")
+            return str(value.decode("latin-1"))
     return uuid.uuid4().hex
 
 

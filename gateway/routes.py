@@ -44,7 +44,9 @@ async def infer(body: InferRequest, request: Request) -> InferResponse:
     return _infer_response(completion)
 
 
-async def _complete(state: GatewayState, request: Request, payload: dict[str, Any]) -> dict[str, Any]:
+async def _complete(
+    state: GatewayState, request: Request, payload: dict[str, Any]
+) -> dict[str, Any]:
     """Answer from the cache when the request is deterministic, else from the upstream."""
     key = cache_key(payload) if is_cacheable(payload) else None
     if key is None or not state.cache.enabled:

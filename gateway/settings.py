@@ -64,7 +64,7 @@ def load_settings() -> GatewaySettings:
     The offending values are never echoed: one of them may be the provider token.
     """
     try:
-        return GatewaySettings()  # type: ignore[call-arg]
+        return GatewaySettings()
     except ValidationError as exc:
         problems = [
             f"{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"

@@ -82,8 +82,20 @@ def evaluate(budgets: Budgets, observed: Observed) -> list[BudgetVerdict]:
         ("latency_p95_ms", budgets.latency_p95_ms, "ms", observed.latency.p95_ms, False),
         ("latency_p99_ms", budgets.latency_p99_ms, "ms", observed.latency.p99_ms, False),
         ("error_rate", budgets.error_rate, "", observed.errors.rate, False),
-        ("memory_p95_mb", budgets.memory_p95_mb, "MiB", memory.p95_bytes / MIB if memory else None, False),
-        ("memory_max_mb", budgets.memory_max_mb, "MiB", memory.max_bytes / MIB if memory else None, False),
+        (
+            "memory_p95_mb",
+            budgets.memory_p95_mb,
+            "MiB",
+            memory.p95_bytes / MIB if memory else None,
+            False,
+        ),
+        (
+            "memory_max_mb",
+            budgets.memory_max_mb,
+            "MiB",
+            memory.max_bytes / MIB if memory else None,
+            False,
+        ),
         ("throughput_min_rps", budgets.throughput_min_rps, "req/s", observed.throughput_rps, True),
     ]
     verdicts = []
@@ -94,9 +106,13 @@ def evaluate(budgets: Budgets, observed: Observed) -> list[BudgetVerdict]:
             passed = None
         else:
             passed = value >= limit if is_minimum else value <= limit
-        verdicts.append(BudgetVerdict(name=name, limit=limit, observed=value, unit=unit, passed=passed))
+        verdicts.append(
+            BudgetVerdict(name=name, limit=limit, observed=value, unit=unit, passed=passed)
+        )
     if observed.latency.count == 0:
-        verdicts.append(BudgetVerdict(name="requests_completed", limit=1, observed=0, unit="", passed=False))
+        verdicts.append(
+            BudgetVerdict(name="requests_completed", limit=1, observed=0, unit="", passed=False)
+        )
     return verdicts
 
 

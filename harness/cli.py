@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from harness.budgets import load_budgets
 from harness.collect import rejudge
 from harness.errors import (
     EXIT_BUDGET_BREACHED,
@@ -20,7 +21,6 @@ from harness.errors import (
     LoadgateError,
     UsageError,
 )
-from harness.budgets import load_budgets
 from harness.progress import ProgressDisplay
 from harness.settings import RunSettings
 from reports.render import write_report
@@ -77,27 +77,66 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="launch the stack, drive load, write result and report",
-                              epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("--scenario", default="smoke", choices=sorted(SCENARIOS), help="default: smoke")
-    run.add_argument("--budgets", type=Path, metavar="FILE", help="budgets YAML to judge the run by")
-    run.add_argument("--compose", type=Path, default=PROJECT_ROOT / "docker-compose.prod.yml",
-                     metavar="FILE", help="compose file with the services and limits")
-    run.add_argument("--output-dir", type=Path, default=Path("runs"), metavar="DIR",
-                     help="where run directories are written (default: ./runs)")
-    run.add_argument("--duration", type=_positive_float, metavar="SECONDS", help="override the load duration")
-    run.add_argument("--users", type=_positive_int, metavar="N", help="override the number of users")
-    run.add_argument("--rate", type=_positive_float, metavar="RPS",
-                     help="override the total target request rate (spread over the users)")
-    run.add_argument("--base-image", default="python:3.11-slim", metavar="IMAGE",
-                     help="base image for loadgate's images (a Debian stand-in is built if it cannot be had)")
-    run.add_argument("--ready-timeout", type=_positive_float, default=60.0, metavar="SECONDS",
-                     help="how long each service may take to become ready")
+    run = commands.add_parser(
+        "run",
+        help="launch the stack, drive load, write result and report",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument(
+        "--scenario", default="smoke", choices=sorted(SCENARIOS), help="default: smoke"
+    )
+    run.add_argument(
+        "--budgets", type=Path, metavar="FILE", help="budgets YAML to judge the run by"
+    )
+    run.add_argument(
+        "--compose",
+        type=Path,
+        default=PROJECT_ROOT / "docker-compose.prod.yml",
+        metavar="FILE",
+        help="compose file with the services and limits",
+    )
+    run.add_argument(
+        "--output-dir",
+        type=Path,
+        default=Path("runs"),
+        metavar="DIR",
+        help="where run directories are written (default: ./runs)",
+    )
+    run.add_argument(
+        "--duration", type=_positive_float, metavar="SECONDS", help="override the load duration"
+    )
+    run.add_argument(
+        "--users", type=_positive_int, metavar="N", help="override the number of users"
+    )
+    run.add_argument(
+        "--rate",
+        type=_positive_float,
+        metavar="RPS",
+        help="override the total target request rate (spread over the users)",
+    )
+    run.add_argument(
+        "--base-image",
+        default="python:3.11-slim",
+        metavar="IMAGE",
+        help="base image for loadgate's images (a Debian stand-in is built if it cannot be had)",
+    )
+    run.add_argument(
+        "--ready-timeout",
+        type=_positive_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long each service may take to become ready",
+    )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress display")
 
-    report = commands.add_parser("report", help="re-render the HTML report of a result, without Docker")
+    report = commands.add_parser(
+        "report", help="re-render the HTML report of a result, without Docker"
+    )
     report.add_argument("result", type=Path, help="result.json, or the run directory holding it")
-    report.add_argument("--budgets", type=Path, metavar="FILE", help="judge the result against these budgets")
+    report.add_argument(
+        "--budgets", type=Path, metavar="FILE", help="judge the result against these budgets"
+    )
 
     commands.add_parser("clean", help="remove containers and networks left by crashed runs")
     commands.add_parser("scenarios", help="list the scenarios")
@@ -106,19 +145,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _print_verdict(result: RunResult, report: Path) -> None:
     lat = result.latency
-    print(f"scenario {result.scenario}: {lat.count:,} requests, {result.throughput_rps:.1f} req/s, "
-          f"errors {result.errors.rate * 100:.2f} %")
-    print(f"latency p50 {lat.p50_ms:.1f} ms, p95 {lat.p95_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms, "
-          f"max {lat.max_ms:.1f} ms")
-    if result.memory:
+    print(
+        f"scenario {result.scenario}: {lat.count:,} requests, {result.throughput_rps:.1f} req/s, "
+        f"errors {result.errors.rate * 100:.2f} %"
+    )
+    print(
+        f"latency p50 {lat.p50_ms:.1f} ms, p95 {lat.p95_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms, "
+        f"max {lat.max_ms:.1f} ms"
+    )
+    memory = result.memory
+    if memory:
         mib = 1024 * 1024
-        print(f"gateway memory p50 {result.memory.p50_bytes / mib:.1f} MiB, "
-              f"p95 {result.memory.p95_bytes / mib:.1f} MiB, max {result.memory.max_bytes / mib:.1f} MiB "
-              f"({result.memory.samples} samples at {result.memory.rate_hz:.1f} Hz)")
+        print(
+            f"gateway memory p50 {memory.p50_bytes / mib:.1f} MiB, "
+            f"p95 {memory.p95_bytes / mib:.1f} MiB, max {memory.max_bytes / mib:.1f} MiB "
+            f"({memory.samples} samples at {memory.rate_hz:.1f} Hz)"
+        )
     for budget in result.budgets:
         mark = {True: "pass", False: "FAIL", None: "n/a "}[budget.passed]
         observed = "unavailable" if budget.observed is None else f"{budget.observed:.4g}"
-        print(f"  [{mark}] {budget.name}: {observed} (limit {budget.limit:g} {budget.unit})".rstrip())
+        print(
+            f"  [{mark}] {budget.name}: {observed} (limit {budget.limit:g} {budget.unit})".rstrip()
+        )
     print(f"verdict: {result.verdict.upper()}")
     print(f"report: {report}")
 
@@ -198,7 +246,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:
-        print("\nloadgate: interrupted; everything this run started has been removed", file=sys.stderr)
+        print(
+            "\nloadgate: interrupted; everything this run started has been removed", file=sys.stderr
+        )
         return EXIT_INTERRUPTED
     except LoadgateError as exc:
         print(f"loadgate: {exc}", file=sys.stderr)

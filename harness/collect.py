@@ -41,7 +41,14 @@ def write_resources(samples: list[ResourceSample], path: Path) -> None:
         writer.writerow(aggregate.RESOURCE_COLUMNS)
         for s in samples:
             writer.writerow(
-                [f"{s.t:.4f}", s.memory_bytes, s.memory_usage_bytes, s.cpu_ns, s.throttled_ns, s.open_fds]
+                [
+                    f"{s.t:.4f}",
+                    s.memory_bytes,
+                    s.memory_usage_bytes,
+                    s.cpu_ns,
+                    s.throttled_ns,
+                    s.open_fds,
+                ]
             )
 
 
@@ -52,7 +59,9 @@ def judge(
     if container is not None:
         leaked = float(container.token_in_logs)
         verdicts.append(
-            BudgetVerdict(name="provider_token_in_logs", limit=0, observed=leaked, unit="", passed=not leaked)
+            BudgetVerdict(
+                name="provider_token_in_logs", limit=0, observed=leaked, unit="", passed=not leaked
+            )
         )
     if budgets is None:
         failed = any(v.passed is False for v in verdicts)

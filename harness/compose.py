@@ -122,7 +122,9 @@ class ComposeFile:
         where = f"{self.path.name}: services.{name}"
         if not isinstance(raw, dict):
             raise ComposeError(f"{where} is not a mapping")
-        return _service_spec(name, _interpolate_tree(raw, variables, where), where, self.path.parent)
+        return _service_spec(
+            name, _interpolate_tree(raw, variables, where), where, self.path.parent
+        )
 
 
 def _service_spec(name: str, raw: dict[str, Any], where: str, base_dir: Path) -> ServiceSpec:

@@ -8,12 +8,13 @@ find what a crashed run left behind.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import docker
 import docker.errors
@@ -128,18 +129,15 @@ class RunningContainer:
         return self.logs(tail="all")  # type: ignore[arg-type]
 
     def stats_stream(self) -> Iterator[dict[str, Any]]:
-        stream: Iterator[dict[str, Any]] = self._container.stats(stream=True, decode=True)
-        return stream
+        return cast(Iterator[dict[str, Any]], self._container.stats(stream=True, decode=True))
 
     def stop(self, timeout_s: int | None = None) -> None:
         """SIGTERM, then SIGKILL after the stop grace period (the compose file's by default)."""
         self._container.stop(timeout=self.stop_timeout_s if timeout_s is None else timeout_s)
 
     def remove(self) -> None:
-        try:
+        with contextlib.suppress(docker.errors.NotFound):
             self._container.remove(force=True, v=True)
-        except docker.errors.NotFound:
-            pass
 
 
 class RedisContainerHandle(RunningContainer):
@@ -150,10 +148,8 @@ class RedisContainerHandle(RunningContainer):
         self._testcontainer = testcontainer
 
     def remove(self) -> None:
-        try:
+        with contextlib.suppress(docker.errors.NotFound):
             self._testcontainer.stop()
-        except docker.errors.NotFound:
-            pass
 
 
 def _configure_testcontainers() -> None:
@@ -180,7 +176,9 @@ class DockerEngine:
             client = docker.from_env(timeout=120)
             client.ping()
         except docker.errors.DockerException as exc:
-            raise EngineUnavailableError(f"no Docker engine answers ({exc}); {ENGINE_HINT}") from exc
+            raise EngineUnavailableError(
+                f"no Docker engine answers ({exc}); {ENGINE_HINT}"
+            ) from exc
         return cls(client)
 
     def close(self) -> None:
@@ -235,7 +233,9 @@ class DockerEngine:
             raise ImageBuildError(tag, "the engine reported no image after the build")
         return info
 
-    def import_rootfs(self, tarball: Path, repository: str, tag: str, changes: list[str]) -> ImageInfo:
+    def import_rootfs(
+        self, tarball: Path, repository: str, tag: str, changes: list[str]
+    ) -> ImageInfo:
         try:
             self.client.api.import_image_from_file(
                 str(tarball), repository=repository, tag=tag, changes=changes
@@ -279,21 +279,19 @@ class DockerEngine:
         return str(network.id)
 
     def remove_network(self, name: str) -> None:
-        try:
+        with contextlib.suppress(docker.errors.NotFound):
             self.client.networks.get(name).remove()
-        except docker.errors.NotFound:
-            pass
 
     def start(self, spec: ContainerSpec, service: str) -> RunningContainer:
-        ports = {f"{port}/tcp": ("127.0.0.1",) for port in spec.ports}
-        container = self.client.containers.run(
+        ports: dict[str, Any] = {f"{port}/tcp": ("127.0.0.1",) for port in spec.ports}
+        container = self.client.containers.create(
             spec.image,
             spec.command,
             environment=spec.environment,
             ports=ports,
-            detach=True,
             **spec.run_kwargs(),
         )
+        container.start()
         return RunningContainer(container, service, spec.stop_timeout_s)
 
     def start_redis(self, spec: ContainerSpec, service: str, port: int = 6379) -> RunningContainer:
@@ -302,7 +300,8 @@ class DockerEngine:
         from testcontainers.community.redis import RedisContainer
 
         redis = RedisContainer(image=spec.image, port=port)
-        redis.ports = {str(port): ("127.0.0.1",)}  # publish on loopback only
+        # Publish on loopback only: testcontainers types host ports as int, docker-py takes an IP.
+        redis.ports = {str(port): ("127.0.0.1",)}  # type: ignore[dict-item]
         if spec.command:
             redis.with_command(spec.command)
         kwargs = spec.run_kwargs()
@@ -316,14 +315,10 @@ class DockerEngine:
         label = f"{LABEL_RUN}={run_id}" if run_id else LABEL_RUN
         containers = self.client.containers.list(all=True, filters={"label": label})
         for container in containers:
-            try:
+            with contextlib.suppress(docker.errors.NotFound):
                 container.remove(force=True, v=True)
-            except docker.errors.NotFound:
-                pass
         networks = self.client.networks.list(filters={"label": label})
         for network in networks:
-            try:
+            with contextlib.suppress(docker.errors.NotFound):
                 network.remove()
-            except docker.errors.NotFound:
-                pass
         return len(containers), len(networks)

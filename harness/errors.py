@@ -4,12 +4,13 @@
     ├── UsageError               2  bad flags, budgets file, compose file, result file
     │   ├── ComposeError
     │   └── BudgetsError
-    ├── EnvironmentFailure       3  the machine cannot run the test
+    ├── SetupError               3  the machine cannot run the test
     │   ├── EngineUnavailableError  no Docker engine answers
     │   ├── ImageBuildError         an image could not be built or imported
     │   └── StackNotReadyError      a container never became ready (its logs attached)
-    ├── LoadGeneratorError       4  Locust failed or produced no data
-    └── RunInterrupted           130 Ctrl-C or SIGTERM; everything was torn down
+    └── LoadGeneratorError       4  Locust failed or produced no data
+
+Ctrl-C and SIGTERM end a run with exit code 130, after everything it started was removed.
 
 A budget breach is not an error: it is a verdict, exit code 1.
 """
@@ -40,33 +41,33 @@ class BudgetsError(UsageError):
     pass
 
 
-class EnvironmentFailure(LoadgateError):
+class SetupError(LoadgateError):
     exit_code = EXIT_ENVIRONMENT
 
 
-class EngineUnavailableError(EnvironmentFailure):
+class EngineUnavailableError(SetupError):
     pass
 
 
-class ImageBuildError(EnvironmentFailure):
+class ImageBuildError(SetupError):
     def __init__(self, image: str, reason: str, log_tail: str = "") -> None:
         self.image = image
         self.log_tail = log_tail
         message = f"could not build image {image}: {reason}"
-        super().__init__(message + (f"\n--- build log (last lines) ---\n{log_tail}" if log_tail else ""))
+        super().__init__(
+            message + (f"\n--- build log (last lines) ---\n{log_tail}" if log_tail else "")
+        )
 
 
-class StackNotReadyError(EnvironmentFailure):
+class StackNotReadyError(SetupError):
     def __init__(self, service: str, reason: str, logs: str = "") -> None:
         self.service = service
         self.logs = logs
         message = f"{service} never became ready: {reason}"
-        super().__init__(message + (f"\n--- {service} logs (last lines) ---\n{logs}" if logs else ""))
+        super().__init__(
+            message + (f"\n--- {service} logs (last lines) ---\n{logs}" if logs else "")
+        )
 
 
 class LoadGeneratorError(LoadgateError):
     exit_code = EXIT_LOAD_GENERATOR
-
-
-class RunInterrupted(LoadgateError):
-    exit_code = EXIT_INTERRUPTED

@@ -147,7 +147,9 @@ class ImageBuilder:
             mounts[ca] = ("/etc/ssl/certs/loadgate-host-ca.crt", "ro")
             env["PIP_CERT"] = "/etc/ssl/certs/loadgate-host-ca.crt"
         requirements = " ".join(f"-r /req/{Path(lock).name}" for lock in LOCKS)
-        script = f"python3 -m venv /tmp/venv && /tmp/venv/bin/pip download -q -d /wheels {requirements}"
+        script = (
+            f"python3 -m venv /tmp/venv && /tmp/venv/bin/pip download -q -d /wheels {requirements}"
+        )
         code, output = self.engine.run_once(
             base,
             ["sh", "-c", script],

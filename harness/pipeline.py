@@ -18,7 +18,14 @@ from harness.progress import ProgressDisplay
 from harness.runner import LoadPlan, run_locust
 from harness.sampler import ResourceSampler
 from harness.settings import RunSettings
-from harness.stack import GATEWAY_SERVICE, MOCK_PORT, MOCK_SERVICE, REDIS_SERVICE, GatewayStack, StackConfig
+from harness.stack import (
+    GATEWAY_SERVICE,
+    MOCK_PORT,
+    MOCK_SERVICE,
+    REDIS_SERVICE,
+    GatewayStack,
+    StackConfig,
+)
 from reports.junit import write_junit
 from reports.render import write_report
 from reports.result import ContainerOutcome, RunResult
@@ -96,7 +103,11 @@ def run(settings: RunSettings, display: ProgressDisplay) -> RunOutcome:
             time.sleep(IDLE_BASELINE_S)
             display.phase("load")
             plan = LoadPlan(
-                scenario.user_class, scenario.users, scenario.spawn_rate, scenario.duration_s, scenario.rps_per_user
+                scenario.user_class,
+                scenario.users,
+                scenario.spawn_rate,
+                scenario.duration_s,
+                scenario.rps_per_user,
             )
             try:
                 samples = run_locust(plan, stack.gateway_url, run_dir, display.update)

@@ -39,7 +39,8 @@ class ProgressDisplay:
             return
         p95 = "-" if progress.window_p95_ms is None else f"{progress.window_p95_ms:.0f} ms"
         line = (
-            f"{self._phase}: {progress.elapsed_s:5.1f}s elapsed, {progress.remaining_s:5.1f}s left | "
+            f"{self._phase}: {progress.elapsed_s:5.1f}s elapsed, "
+            f"{progress.remaining_s:5.1f}s left | "
             f"requests {progress.requests:,} | errors {progress.errors:,} | p95 (5 s) {p95}"
         )
         if self.tty:

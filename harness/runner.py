@@ -142,7 +142,13 @@ def run_locust(
                     raise LoadGeneratorError(f"Locust did not stop within {deadline_s:.0f} s")
                 tail.poll(time.time())
                 on_progress(
-                    Progress(elapsed, max(0.0, plan.duration_s - elapsed), tail.requests, tail.errors, tail.window_p95())
+                    Progress(
+                        elapsed,
+                        max(0.0, plan.duration_s - elapsed),
+                        tail.requests,
+                        tail.errors,
+                        tail.window_p95(),
+                    )
                 )
                 time.sleep(1.0)
         finally:

@@ -8,10 +8,12 @@ remote engine), the Docker stats stream is the fallback, at its own pace of abou
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,14 +72,22 @@ class CgroupReader:
             return None
         memory = _first_existing(
             root / "memory",
-            [proc_paths.get("memory", ""), f"docker/{container_id}", f"system.slice/docker-{container_id}.scope"],
+            [
+                proc_paths.get("memory", ""),
+                f"docker/{container_id}",
+                f"system.slice/docker-{container_id}.scope",
+            ],
             "memory.usage_in_bytes",
         )
         cpu = None
         for controller in ("cpu,cpuacct", "cpuacct", "cpu"):
             cpu = _first_existing(
                 root / controller,
-                [proc_paths.get("cpuacct", ""), f"docker/{container_id}", f"system.slice/docker-{container_id}.scope"],
+                [
+                    proc_paths.get("cpuacct", ""),
+                    f"docker/{container_id}",
+                    f"system.slice/docker-{container_id}.scope",
+                ],
                 "cpuacct.usage",
             )
             if cpu is not None:
@@ -148,16 +158,15 @@ class ResourceSampler:
     def start(self) -> None:
         pid = self.container.pid()
         reader = CgroupReader.locate(self.container.id, pid)
+        target: Callable[[], None]
         if reader is not None:
             self.source = f"cgroup-v{reader.version}"
-            target = self._sample_cgroup
-            args: tuple[object, ...] = (reader, pid)
+            target = functools.partial(self._sample_cgroup, reader, pid)
         else:
             self.source = "docker-stats"
             target = self._sample_stats_stream
-            args = ()
         log.debug("sampling %s via %s", self.container.name, self.source)
-        self._thread = threading.Thread(target=target, args=args, name="resource-sampler", daemon=True)
+        self._thread = threading.Thread(target=target, name="resource-sampler", daemon=True)
         self._thread.start()
 
     def stop(self) -> list[ResourceSample]:
@@ -178,7 +187,9 @@ class ResourceSampler:
                 pass  # the container is restarting or gone: keep trying until stopped
             else:
                 self.samples.append(
-                    ResourceSample(time.time(), working_set, usage, cpu_ns, throttled_ns, _open_fds(pid))
+                    ResourceSample(
+                        time.time(), working_set, usage, cpu_ns, throttled_ns, _open_fds(pid)
+                    )
                 )
             next_at += self.interval_s
             self._stop.wait(max(0.0, next_at - time.monotonic()))

@@ -75,7 +75,9 @@ def _signals_held() -> Iterator[None]:
 
 
 class GatewayStack:
-    def __init__(self, engine: DockerEngine, config: StackConfig, say: Callable[[str], None]) -> None:
+    def __init__(
+        self, engine: DockerEngine, config: StackConfig, say: Callable[[str], None]
+    ) -> None:
         self.engine = engine
         self.config = config
         self.say = say
@@ -177,7 +179,9 @@ class GatewayStack:
                     last = f"{url}: {type(exc).__name__}"
                 time.sleep(0.2)
         raise StackNotReadyError(
-            service, f"not ready after {self.config.ready_timeout_s:.0f} s ({last})", container.logs()
+            service,
+            f"not ready after {self.config.ready_timeout_s:.0f} s ({last})",
+            container.logs(),
         )
 
     def teardown(self) -> None:

@@ -35,9 +35,7 @@ def load_requests(path: Path) -> pd.DataFrame:
 def latency_stats(requests: pd.DataFrame) -> LatencyStats:
     latencies = requests["latency_ms"].to_numpy(dtype=float)
     if latencies.size == 0:
-        return LatencyStats(
-            count=0, mean_ms=0, p50_ms=0, p90_ms=0, p95_ms=0, p99_ms=0, max_ms=0
-        )
+        return LatencyStats(count=0, mean_ms=0, p50_ms=0, p90_ms=0, p95_ms=0, p99_ms=0, max_ms=0)
     values = {key: percentile(latencies, q) for key, q in PERCENTILES.items()}
     return LatencyStats(
         count=int(latencies.size),
@@ -51,7 +49,9 @@ def error_stats(requests: pd.DataFrame) -> ErrorStats:
     failed = requests[requests["error"] != ""]
     total = len(requests)
     by_kind = {str(kind): int(count) for kind, count in failed["error"].value_counts().items()}
-    return ErrorStats(total=len(failed), rate=len(failed) / total if total else 0.0, by_kind=by_kind)
+    return ErrorStats(
+        total=len(failed), rate=len(failed) / total if total else 0.0, by_kind=by_kind
+    )
 
 
 def timeline(requests: pd.DataFrame, load_started_at: float) -> list[TimePoint]:
@@ -61,11 +61,11 @@ def timeline(requests: pd.DataFrame, load_started_at: float) -> list[TimePoint]:
     done = requests["start"] + requests["latency_ms"] / 1000 - load_started_at
     frame = requests.assign(second=np.floor(done.clip(lower=0)).astype(int))
     points = []
-    for second, group in frame.groupby("second"):
+    for _, group in frame.groupby("second"):
         latencies = group["latency_ms"].to_numpy(dtype=float)
         points.append(
             TimePoint(
-                t=float(second),
+                t=float(group["second"].iloc[0]),
                 requests=len(group),
                 errors=int((group["error"] != "").sum()),
                 p50_ms=percentile(latencies, 50),
@@ -107,7 +107,9 @@ def memory_stats(
     )
 
 
-def cpu_stats(resources: pd.DataFrame, load_started_at: float, limit: float | None) -> CpuStats | None:
+def cpu_stats(
+    resources: pd.DataFrame, load_started_at: float, limit: float | None
+) -> CpuStats | None:
     under_load = resources[resources["t"] >= load_started_at]
     cores = under_load["cpu_cores"].dropna().to_numpy(dtype=float)
     if cores.size == 0:
@@ -123,11 +125,14 @@ def cpu_stats(resources: pd.DataFrame, load_started_at: float, limit: float | No
 
 
 def resource_points(resources: pd.DataFrame, load_started_at: float) -> list[ResourcePoint]:
+    times = resources["t"].to_numpy(dtype=float) - load_started_at
+    memory = resources["memory_bytes"].to_numpy(dtype=np.int64)
+    cores = resources["cpu_cores"].to_numpy(dtype=float)
     return [
         ResourcePoint(
-            t=round(float(row.t - load_started_at), 3),
-            memory_bytes=int(row.memory_bytes),
-            cpu_cores=None if pd.isna(row.cpu_cores) else round(float(row.cpu_cores), 4),
+            t=round(float(t), 3),
+            memory_bytes=int(m),
+            cpu_cores=None if np.isnan(c) else round(float(c), 4),
         )
-        for row in resources.itertuples()
+        for t, m, c in zip(times, memory, cores, strict=True)
     ]

@@ -74,34 +74,45 @@ def line_chart(
         f'<text x="{LEFT}" y="16" class="title">{escape(title)}</text>',
     ]
     for y in y_ticks:
-        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{py(y):.1f}" y2="{py(y):.1f}" class="grid"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{py(y) + 4:.1f}" class="tick" text-anchor="end">{_fmt(y)}</text>')
-    for x in x_ticks:
+        y_px = f"{py(y):.1f}"
         parts.append(
-            f'<text x="{px(x):.1f}" y="{HEIGHT - BOTTOM + 16}" class="tick" text-anchor="middle">{_fmt(x)}</text>'
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y_px}" y2="{y_px}" class="grid"/>'
         )
-    parts.append(
-        f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 4}" class="axis" text-anchor="middle">{escape(x_label)}</text>'
-    )
+        parts.append(_text(LEFT - 6, py(y) + 4, "tick", "end", _fmt(y)))
+    for x in x_ticks:
+        parts.append(_text(px(x), HEIGHT - BOTTOM + 16, "tick", "middle", _fmt(x)))
+    parts.append(_text(LEFT + plot_w / 2, HEIGHT - 4, "axis", "middle", escape(x_label)))
     parts.append(
         f'<text transform="translate(14 {TOP + plot_h / 2}) rotate(-90)" class="axis" '
         f'text-anchor="middle">{escape(y_label)}</text>'
     )
     if threshold is not None:
         y = py(threshold.value)
-        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="limit"/>')
-        parts.append(f'<text x="{WIDTH - RIGHT - 4}" y="{y - 4:.1f}" class="limit-label" text-anchor="end">'
-                     f"{escape(threshold.label)}</text>")
+        parts.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="limit"/>'
+        )
+        parts.append(
+            f'<text x="{WIDTH - RIGHT - 4}" y="{y - 4:.1f}" class="limit-label" text-anchor="end">'
+            f"{escape(threshold.label)}</text>"
+        )
     for index, s in enumerate(series):
         color = PALETTE[index % len(PALETTE)]
         for run in _runs(s.points):
             path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in run)
-            parts.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.8"/>')
+            parts.append(
+                f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.8"/>'
+            )
         legend_x = LEFT + 8 + index * 130
         parts.append(f'<rect x="{legend_x}" y="{TOP + 2}" width="10" height="10" fill="{color}"/>')
-        parts.append(f'<text x="{legend_x + 14}" y="{TOP + 11}" class="legend">{escape(s.name)}</text>')
+        parts.append(
+            f'<text x="{legend_x + 14}" y="{TOP + 11}" class="legend">{escape(s.name)}</text>'
+        )
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def _text(x: float, y: float, css: str, anchor: str, body: str) -> str:
+    return f'<text x="{x:.1f}" y="{y:.1f}" class="{css}" text-anchor="{anchor}">{body}</text>'
 
 
 def _runs(points: Sequence[tuple[float, float | None]]) -> list[list[tuple[float, float]]]:

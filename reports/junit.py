@@ -24,13 +24,19 @@ def junit_xml(result: RunResult) -> str:
         time=f"{result.load_duration_s:.3f}",
     )
     for budget in result.budgets:
-        case = ET.SubElement(suite, "testcase", classname=f"loadgate.{result.scenario}", name=budget.name)
-        observed = "unavailable" if budget.observed is None else f"{budget.observed:.4g} {budget.unit}"
+        case = ET.SubElement(
+            suite, "testcase", classname=f"loadgate.{result.scenario}", name=budget.name
+        )
+        observed = (
+            "unavailable" if budget.observed is None else f"{budget.observed:.4g} {budget.unit}"
+        )
         if budget.passed is None:
             ET.SubElement(case, "skipped", message=f"{budget.name}: not measured")
         elif not budget.passed:
             ET.SubElement(
-                case, "failure", message=f"{budget.name}: {observed} > {budget.limit:g} {budget.unit}"
+                case,
+                "failure",
+                message=f"{budget.name}: {observed} > {budget.limit:g} {budget.unit}",
             )
     return ET.tostring(suites, encoding="unicode")
 

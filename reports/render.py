@@ -25,7 +25,9 @@ def _environment() -> Environment:
     env.filters["mib"] = lambda value: "n/a" if value is None else f"{value / MIB:,.1f} MiB"
     env.filters["ms"] = lambda value: "n/a" if value is None else f"{value:,.1f} ms"
     env.filters["pct"] = lambda value: f"{value * 100:.2f} %"
-    env.filters["when"] = lambda ts: datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    env.filters["when"] = lambda ts: datetime.fromtimestamp(ts, UTC).strftime(
+        "%Y-%m-%d %H:%M:%S UTC"
+    )
     return env
 
 

@@ -51,7 +51,14 @@ class SampleRecorder:
         status = int(getattr(response, "status_code", 0) or 0)
         start = start_time if start_time is not None else 0.0
         self._rows.append(
-            (f"{start:.6f}", f"{response_time:.3f}", name, status, error_kind(status, exception), response_length or 0)
+            (
+                f"{start:.6f}",
+                f"{response_time:.3f}",
+                name,
+                status,
+                error_kind(status, exception),
+                response_length or 0,
+            )
         )
 
     def flush(self) -> None:

@@ -18,7 +18,11 @@ def main() -> int:
         print(f"mock-upstream: invalid configuration: {exc}", file=sys.stderr)
         return 2
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, access_log=False, log_level="warning"
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        log_level="warning",
     )
     return 0
 

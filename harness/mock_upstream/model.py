@@ -10,9 +10,34 @@ from .settings import MockSettings
 
 Z_99 = 2.3263478740408408  # standard normal quantile at 0.99
 WORDS = (
-    "the gateway forwards each request to the provider and returns the answer while the cache "
-    "keeps repeated prompts cheap and the pool keeps connections warm under load"
-).split()
+    "the",
+    "gateway",
+    "forwards",
+    "each",
+    "request",
+    "to",
+    "the",
+    "provider",
+    "and",
+    "returns",
+    "the",
+    "answer",
+    "while",
+    "the",
+    "cache",
+    "keeps",
+    "repeated",
+    "prompts",
+    "cheap",
+    "and",
+    "the",
+    "pool",
+    "keeps",
+    "connections",
+    "warm",
+    "under",
+    "load",
+)
 
 
 class ResponseModel:

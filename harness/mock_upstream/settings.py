@@ -25,7 +25,7 @@ class MockSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _lognormal_needs_p99(self) -> MockSettings:
-        if self.latency == "lognormal":
-            if self.latency_p99_ms is None or self.latency_p99_ms <= self.latency_ms:
-                raise ValueError("MOCK_LATENCY_P99_MS must be set above MOCK_LATENCY_MS")
+        p99 = self.latency_p99_ms
+        if self.latency == "lognormal" and (p99 is None or p99 <= self.latency_ms):
+            raise ValueError("MOCK_LATENCY_P99_MS must be set above MOCK_LATENCY_MS")
         return self

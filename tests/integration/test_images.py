@@ -1,4 +1,4 @@
-"""The images loadgate builds: production hygiene of the gateway image, caching, fail-fast config."""
+"""The images loadgate builds: production hygiene, caching, fail-fast configuration."""
 
 from __future__ import annotations
 
@@ -30,7 +30,9 @@ def test_gateway_image_has_no_build_tools_and_runs_unprivileged(
     assert output.split() == ["10001", "no-gcc", "no-cc", "no-make"]
 
 
-def test_gateway_without_token_exits_with_a_clear_message(engine: DockerEngine, images: StackImages) -> None:
+def test_gateway_without_token_exits_with_a_clear_message(
+    engine: DockerEngine, images: StackImages
+) -> None:
     """Started without PROVIDER_AUTH_TOKEN the gateway exits 2 naming the variable."""
     container = engine.client.containers.run(
         images.gateway.name, environment={"UPSTREAM_BASE_URL": "http://x:1"}, detach=True

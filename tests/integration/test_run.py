@@ -40,7 +40,14 @@ def test_a_short_run_produces_plausible_numbers_and_a_report(
 ) -> None:
     """Requests flowed, latency is at least the mock's, memory was sampled, files were written."""
     done = loadgate(
-        "run", "--duration", "6", "--budgets", "budgets/default.yml", "--output-dir", str(tmp_path), "-q"
+        "run",
+        "--duration",
+        "6",
+        "--budgets",
+        "budgets/default.yml",
+        "--output-dir",
+        str(tmp_path),
+        "-q",
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "verdict: PASS" in done.stdout
@@ -64,12 +71,21 @@ def test_a_short_run_produces_plausible_numbers_and_a_report(
     assert leftovers(engine) == []
 
 
-def test_a_breached_budget_exits_1(engine: DockerEngine, images: StackImages, tmp_path: Path) -> None:
+def test_a_breached_budget_exits_1(
+    engine: DockerEngine, images: StackImages, tmp_path: Path
+) -> None:
     """A latency budget no real run can meet gives the breach exit code and a FAIL verdict."""
     budgets = tmp_path / "impossible.yml"
     budgets.write_text("latency_p95_ms: 1\n")
     done = loadgate(
-        "run", "--duration", "3", "--budgets", str(budgets), "--output-dir", str(tmp_path / "runs"), "-q"
+        "run",
+        "--duration",
+        "3",
+        "--budgets",
+        str(budgets),
+        "--output-dir",
+        str(tmp_path / "runs"),
+        "-q",
     )
     assert done.returncode == 1, done.stdout + done.stderr
     assert "[FAIL] latency_p95_ms" in done.stdout and "verdict: FAIL" in done.stdout
@@ -107,11 +123,15 @@ def test_an_interrupted_run_leaves_nothing_behind(
     assert leftovers(engine) == []
 
 
-def test_clean_removes_leftovers_of_a_crashed_run(engine: DockerEngine, images: StackImages) -> None:
+def test_clean_removes_leftovers_of_a_crashed_run(
+    engine: DockerEngine, images: StackImages
+) -> None:
     """`loadgate clean` finds labelled containers and networks and removes them."""
     labels = {LABEL_RUN: "crashed-run"}
     engine.client.networks.create("loadgate-crashed-run", labels=labels)
-    engine.client.containers.create(images.mock.name, labels=labels, name="loadgate-crashed-run-mock")
+    engine.client.containers.create(
+        images.mock.name, labels=labels, name="loadgate-crashed-run-mock"
+    )
     assert len(leftovers(engine, "crashed-run")) == 2
     done = loadgate("clean")
     assert done.returncode == 0

@@ -17,7 +17,11 @@ from harness.stack import GatewayStack, StackConfig
 from tests.integration.conftest import leftovers
 
 MIB = 1024 * 1024
-BODY = {"turns": [{"role": "user", "text": "cache me"}], "sampling_temperature": 0, "max_output_tokens": 16}
+BODY = {
+    "turns": [{"role": "user", "text": "cache me"}],
+    "sampling_temperature": 0,
+    "max_output_tokens": 16,
+}
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +46,9 @@ def inspect(engine: DockerEngine, stack: GatewayStack, service: str) -> dict[str
     return attrs
 
 
-def test_compose_limits_are_applied_to_the_gateway(engine: DockerEngine, stack: GatewayStack) -> None:
+def test_compose_limits_are_applied_to_the_gateway(
+    engine: DockerEngine, stack: GatewayStack
+) -> None:
     """CPU, memory, reservation, restart policy and healthcheck come from the compose file."""
     host = inspect(engine, stack, "gateway")["HostConfig"]
     assert isinstance(host, dict)
@@ -96,7 +102,9 @@ def test_a_gateway_that_never_gets_ready_is_reported_with_its_logs(
     broken = dataclasses.replace(
         gateway, environment={**gateway.environment, "MAX_CONCURRENCY": "lots"}, restart="no"
     )
-    config = StackConfig(run_id=new_run_id(), gateway=broken, redis=redis, images=images, ready_timeout_s=30)
+    config = StackConfig(
+        run_id=new_run_id(), gateway=broken, redis=redis, images=images, ready_timeout_s=30
+    )
     with pytest.raises(StackNotReadyError) as caught, GatewayStack(engine, config, lambda m: None):
         pass
     assert caught.value.service == "gateway"

@@ -72,17 +72,27 @@ async def test_infer_through_the_mock_upstream_app() -> None:
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        pytest.param({**INFER_BODY, "max_output_tokens": 4097}, "max_output_tokens", id="too-many-tokens"),
+        pytest.param(
+            {**INFER_BODY, "max_output_tokens": 4097}, "max_output_tokens", id="too-many-tokens"
+        ),
         pytest.param({**INFER_BODY, "sampling_temperature": 2.5}, "sampling_temperature", id="hot"),
-        pytest.param({**INFER_BODY, "sampling_temperature": -0.1}, "sampling_temperature", id="cold"),
+        pytest.param(
+            {**INFER_BODY, "sampling_temperature": -0.1}, "sampling_temperature", id="cold"
+        ),
         pytest.param({**INFER_BODY, "turns": []}, "turns", id="no-turns"),
-        pytest.param({**INFER_BODY, "turns": [{"role": "robot", "text": "x"}]}, "role", id="bad-role"),
-        pytest.param({**INFER_BODY, "turns": [{"role": "user", "text": ""}]}, "text", id="empty-text"),
+        pytest.param(
+            {**INFER_BODY, "turns": [{"role": "robot", "text": "x"}]}, "role", id="bad-role"
+        ),
+        pytest.param(
+            {**INFER_BODY, "turns": [{"role": "user", "text": ""}]}, "text", id="empty-text"
+        ),
         pytest.param({**INFER_BODY, "surprise": 1}, "surprise", id="unknown-field"),
         pytest.param({"max_output_tokens": 5}, "turns", id="missing-turns"),
     ],
 )
-async def test_invalid_bodies_get_422_with_the_field_named(body: dict[str, Any], field: str) -> None:
+async def test_invalid_bodies_get_422_with_the_field_named(
+    body: dict[str, Any], field: str
+) -> None:
     """Bad request bodies are refused before any upstream call, naming the field."""
     calls = 0
 
@@ -120,7 +130,9 @@ UPSTREAM_SECRET_BODY = '{"error": "invalid key sk-live-provider-internal", "trac
         pytest.param(404, 502, id="404"),
     ],
 )
-async def test_upstream_failures_map_without_leaking(upstream_status: int, gateway_status: int) -> None:
+async def test_upstream_failures_map_without_leaking(
+    upstream_status: int, gateway_status: int
+) -> None:
     """Provider errors become a generic 502: no upstream body or header reaches the client."""
 
     def handler(request: httpx.Request) -> httpx.Response:

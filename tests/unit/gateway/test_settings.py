@@ -12,7 +12,13 @@ SECRET = "sk-do-not-print-me-4242"
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in ("PROVIDER_AUTH_TOKEN", "UPSTREAM_BASE_URL", "MAX_CONCURRENCY", "LOG_LEVEL", "REDIS_URL"):
+    for name in (
+        "PROVIDER_AUTH_TOKEN",
+        "UPSTREAM_BASE_URL",
+        "MAX_CONCURRENCY",
+        "LOG_LEVEL",
+        "REDIS_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("UPSTREAM_BASE_URL", "http://provider.test")
     return monkeypatch
@@ -34,7 +40,9 @@ def test_invalid_values_are_listed_without_echoing_secrets(env: pytest.MonkeyPat
     with pytest.raises(SettingsError) as caught:
         load_settings()
     message = str(caught.value)
-    assert "MAX_CONCURRENCY" in message and "LOG_LEVEL" in message and "UPSTREAM_BASE_URL" in message
+    assert (
+        "MAX_CONCURRENCY" in message and "LOG_LEVEL" in message and "UPSTREAM_BASE_URL" in message
+    )
     assert SECRET not in message
 
 

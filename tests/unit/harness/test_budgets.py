@@ -13,13 +13,23 @@ from reports.result import ErrorStats, LatencyStats, MemoryStats
 MIB = 1024 * 1024
 
 
-def observed(p95: float = 100.0, error_rate: float = 0.0, memory_p95_mib: float | None = 100) -> Observed:
-    latency = LatencyStats(count=100, mean_ms=50, p50_ms=50, p90_ms=90, p95_ms=p95, p99_ms=p95 * 1.5, max_ms=300)
+def observed(
+    p95: float = 100.0, error_rate: float = 0.0, memory_p95_mib: float | None = 100
+) -> Observed:
+    latency = LatencyStats(
+        count=100, mean_ms=50, p50_ms=50, p90_ms=90, p95_ms=p95, p99_ms=p95 * 1.5, max_ms=300
+    )
     memory = None
     if memory_p95_mib is not None:
         memory = MemoryStats(
-            source="cgroup-v1", samples=10, rate_hz=5, idle_bytes=None, p50_bytes=int(50 * MIB),
-            p95_bytes=int(memory_p95_mib * MIB), max_bytes=int(memory_p95_mib * MIB), limit_bytes=None,
+            source="cgroup-v1",
+            samples=10,
+            rate_hz=5,
+            idle_bytes=None,
+            p50_bytes=int(50 * MIB),
+            p95_bytes=int(memory_p95_mib * MIB),
+            max_bytes=int(memory_p95_mib * MIB),
+            limit_bytes=None,
         )
     errors = ErrorStats(total=int(error_rate * 100), rate=error_rate, by_kind={})
     return Observed(latency=latency, errors=errors, memory=memory, throughput_rps=40.0)

@@ -29,7 +29,9 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
         pytest.param([], id="no-command"),
     ],
 )
-def test_bad_flags_exit_2_without_traceback(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_flags_exit_2_without_traceback(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     """argparse refuses bad flags with exit 2 and a message, never a traceback."""
     code, _, err = run_cli(args, capsys)
     assert code == 2
@@ -50,7 +52,9 @@ def test_bad_budgets_file_stops_before_anything_starts(
     assert not (tmp_path / "runs").exists()
 
 
-def test_bad_compose_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_compose_file_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A compose file with an unparsable limit names the key and exits 2."""
     compose = tmp_path / "c.yml"
     compose.write_text(
@@ -61,7 +65,9 @@ def test_bad_compose_file_is_a_usage_error(tmp_path: Path, capsys: pytest.Captur
     assert code == 2 and "deploy.resources.limits.memory" in err
 
 
-def test_report_rerenders_from_a_result_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_rerenders_from_a_result_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`loadgate report` needs only result.json and exits by its verdict."""
     sample_result(verdict="pass").save(tmp_path)
     code, out, _ = run_cli(["report", str(tmp_path)], capsys)
@@ -69,19 +75,27 @@ def test_report_rerenders_from_a_result_file(tmp_path: Path, capsys: pytest.Capt
     assert (tmp_path / "report.html").exists()
 
 
-def test_report_rejudges_with_other_budgets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_rejudges_with_other_budgets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Stricter budgets turn a stored pass into a breach, exit code 1."""
     sample_result(verdict="pass").save(tmp_path)
     budgets = tmp_path / "strict.yml"
     budgets.write_text("latency_p95_ms: 10\n")
-    code, out, _ = run_cli(["report", str(tmp_path / "result.json"), "--budgets", str(budgets)], capsys)
+    code, out, _ = run_cli(
+        ["report", str(tmp_path / "result.json"), "--budgets", str(budgets)], capsys
+    )
     assert code == 1
     assert "[FAIL] latency_p95_ms: 110" in out
 
 
 @pytest.mark.parametrize(
     "content",
-    [pytest.param("{}", id="empty-object"), pytest.param("not json", id="not-json"), pytest.param(None, id="missing")],
+    [
+        pytest.param("{}", id="empty-object"),
+        pytest.param("not json", id="not-json"),
+        pytest.param(None, id="missing"),
+    ],
 )
 def test_report_refuses_what_is_not_a_result(
     tmp_path: Path, content: str | None, capsys: pytest.CaptureFixture[str]

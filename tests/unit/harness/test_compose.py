@@ -39,7 +39,13 @@ def test_the_project_compose_file_bounds_redis_memory() -> None:
     """Redis runs with maxmemory and LRU eviction, under its own limit."""
     redis = ComposeFile.load(ROOT / "docker-compose.prod.yml").service("redis", VARIABLES)
     assert redis.command is not None
-    assert redis.command[:5] == ["redis-server", "--maxmemory", "256mb", "--maxmemory-policy", "allkeys-lru"]
+    assert redis.command[:5] == [
+        "redis-server",
+        "--maxmemory",
+        "256mb",
+        "--maxmemory-policy",
+        "allkeys-lru",
+    ]
     assert redis.limits.memory_bytes == 320 * MIB
 
 
@@ -61,7 +67,7 @@ def test_interpolation_follows_compose(text: str, expected: str) -> None:
 
 def test_required_variable_names_itself() -> None:
     """${VAR:?message} fails with the variable and the message."""
-    with pytest.raises(ComposeError, match="PROVIDER_AUTH_TOKEN.*must be set"):
+    with pytest.raises(ComposeError, match=r"PROVIDER_AUTH_TOKEN.*must be set"):
         interpolate("${PROVIDER_AUTH_TOKEN:?must be set}", {}, "services.gateway")
 
 
@@ -77,7 +83,8 @@ def test_bad_limits_name_the_key(tmp_path: Path, limits: str, key: str) -> None:
     """An unparsable limit is one clear error naming the service and key."""
     path = write(
         tmp_path,
-        f"services:\n  gateway:\n    image: g\n    deploy:\n      resources:\n        limits:\n          {limits}\n",
+        "services:\n  gateway:\n    image: g\n    deploy:\n      resources:\n"
+        f"        limits:\n          {limits}\n",
     )
     with pytest.raises(ComposeError, match=f"services.gateway.deploy.resources.{key}"):
         ComposeFile.load(path).service("gateway", {})
@@ -86,7 +93,7 @@ def test_bad_limits_name_the_key(tmp_path: Path, limits: str, key: str) -> None:
 def test_unknown_service_lists_the_known_ones(tmp_path: Path) -> None:
     """Asking for a service the file lacks names the services it has."""
     path = write(tmp_path, "services:\n  api:\n    image: a\n")
-    with pytest.raises(ComposeError, match="no service 'gateway' .*api"):
+    with pytest.raises(ComposeError, match=r"no service 'gateway' .*api"):
         ComposeFile.load(path).service("gateway", {})
 
 

@@ -15,7 +15,9 @@ def test_tail_counts_rows_as_they_are_appended(tmp_path: Path) -> None:
     tail = SampleTail(path)
     tail.poll(now=100.0)
     assert tail.requests == 0  # no file yet
-    path.write_text(HEADER + "99.0,10.0,/v1/infer,200,,5\n99.1,30.0,/v1/infer,502,http_502,5\n99.2,20")
+    path.write_text(
+        HEADER + "99.0,10.0,/v1/infer,200,,5\n99.1,30.0,/v1/infer,502,http_502,5\n99.2,20"
+    )
     tail.poll(now=100.0)
     assert (tail.requests, tail.errors) == (2, 1)
     with path.open("a") as handle:

@@ -48,7 +48,11 @@ def test_bad_memory_sizes_are_rejected(text: object) -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [pytest.param("1.0", 1.0, id="str"), pytest.param(0.5, 0.5, id="float"), pytest.param(2, 2.0, id="int")],
+    [
+        pytest.param("1.0", 1.0, id="str"),
+        pytest.param(0.5, 0.5, id="float"),
+        pytest.param(2, 2.0, id="int"),
+    ],
 )
 def test_cpus_parse(value: object, expected: float) -> None:
     """CPU counts are positive decimals."""
@@ -57,8 +61,14 @@ def test_cpus_parse(value: object, expected: float) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [pytest.param("-1", id="negative"), pytest.param("0", id="zero"), pytest.param("two", id="word"),
-     pytest.param("1c", id="unit"), pytest.param(float("nan"), id="nan"), pytest.param(None, id="none")],
+    [
+        pytest.param("-1", id="negative"),
+        pytest.param("0", id="zero"),
+        pytest.param("two", id="word"),
+        pytest.param("1c", id="unit"),
+        pytest.param(float("nan"), id="nan"),
+        pytest.param(None, id="none"),
+    ],
 )
 def test_bad_cpus_are_rejected(value: object) -> None:
     """Negative, zero, non-numeric and NaN CPU counts are refused."""
@@ -82,8 +92,15 @@ def test_durations_parse_to_seconds(value: object, seconds: float) -> None:
     assert parse_duration(value) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("value", [pytest.param("soon", id="word"), pytest.param("10x", id="unit"),
-                                   pytest.param("", id="empty"), pytest.param(-1, id="negative")])
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("soon", id="word"),
+        pytest.param("10x", id="unit"),
+        pytest.param("", id="empty"),
+        pytest.param(-1, id="negative"),
+    ],
+)
 def test_bad_durations_are_rejected(value: object) -> None:
     """Unknown units and negative durations are errors."""
     with pytest.raises(UnitError):

@@ -18,7 +18,9 @@ MESSAGES = [{"role": "user", "content": "x" * 400}]
 async def test_chat_completion_is_openai_shaped() -> None:
     """Choices, usage and model echo match the OpenAI schema; counters count."""
     app = create_app(MockSettings(latency_ms=0, completion_tokens=20, seed=1))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://m"
+    ) as client:
         response = await client.post(
             "/v1/chat/completions", json={"model": "m1", "messages": MESSAGES, "max_tokens": 8}
         )
@@ -38,14 +40,18 @@ async def test_chat_completion_is_openai_shaped() -> None:
 async def test_bad_requests_get_400() -> None:
     """A body without messages is an OpenAI-style 400."""
     app = create_app(MockSettings(latency_ms=0))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://m"
+    ) as client:
         response = await client.post("/v1/chat/completions", content=b"{}")
     assert response.status_code == 400
 
 
 def test_lognormal_latency_has_the_configured_median_and_p99() -> None:
     """Over many draws the median and p99 land on the configured values."""
-    model = ResponseModel(MockSettings(latency="lognormal", latency_ms=40, latency_p99_ms=120, seed=5))
+    model = ResponseModel(
+        MockSettings(latency="lognormal", latency_ms=40, latency_p99_ms=120, seed=5)
+    )
     draws = np.array([model.latency_seconds() * 1000 for _ in range(20000)])
     assert np.median(draws) == pytest.approx(40, rel=0.05)
     assert np.percentile(draws, 99) == pytest.approx(120, rel=0.1)
@@ -53,8 +59,10 @@ def test_lognormal_latency_has_the_configured_median_and_p99() -> None:
 
 def test_latency_is_deterministic_under_a_seed() -> None:
     """The same seed gives the same sequence; another seed does not."""
-    settings = {"latency": "lognormal", "latency_ms": 40, "latency_p99_ms": 120}
-    a, b, c = (ResponseModel(MockSettings(seed=s, **settings)) for s in (9, 9, 10))
+    a, b, c = (
+        ResponseModel(MockSettings(latency="lognormal", latency_ms=40, latency_p99_ms=120, seed=s))
+        for s in (9, 9, 10)
+    )
     seq_a = [a.latency_seconds() for _ in range(50)]
     assert seq_a == [b.latency_seconds() for _ in range(50)]
     assert seq_a != [c.latency_seconds() for _ in range(50)]

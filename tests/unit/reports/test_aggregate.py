@@ -9,7 +9,9 @@ import pytest
 from reports import aggregate
 
 
-def requests_frame(latencies: list[float], errors: list[str] | None = None, t0: float = 1000.0) -> pd.DataFrame:
+def requests_frame(
+    latencies: list[float], errors: list[str] | None = None, t0: float = 1000.0
+) -> pd.DataFrame:
     n = len(latencies)
     return pd.DataFrame(
         {
@@ -26,7 +28,13 @@ def requests_frame(latencies: list[float], errors: list[str] | None = None, t0: 
 def test_percentiles_are_nearest_rank_on_known_data() -> None:
     """For 1..100 ms, p50 is 50, p95 is 95, p99 is 99: observed values, not interpolations."""
     stats = aggregate.latency_stats(requests_frame([float(v) for v in range(100, 0, -1)]))
-    assert (stats.p50_ms, stats.p90_ms, stats.p95_ms, stats.p99_ms, stats.max_ms) == (50, 90, 95, 99, 100)
+    assert (stats.p50_ms, stats.p90_ms, stats.p95_ms, stats.p99_ms, stats.max_ms) == (
+        50,
+        90,
+        95,
+        99,
+        100,
+    )
     assert stats.count == 100 and stats.mean_ms == pytest.approx(50.5)
 
 
@@ -40,7 +48,9 @@ def test_one_slow_request_in_a_hundred_shows_in_p99_only() -> None:
 
 def test_error_stats_group_by_kind() -> None:
     """Errors are counted by kind and as a share of all requests."""
-    errors = aggregate.error_stats(requests_frame([1, 1, 1, 1], ["", "http_502", "http_502", "ReadTimeout"]))
+    errors = aggregate.error_stats(
+        requests_frame([1, 1, 1, 1], ["", "http_502", "http_502", "ReadTimeout"])
+    )
     assert errors.total == 3 and errors.rate == 0.75
     assert errors.by_kind == {"http_502": 2, "ReadTimeout": 1}
 
@@ -55,9 +65,11 @@ def test_timeline_buckets_by_completion_second() -> None:
 
 def test_memory_and_cpu_from_resource_samples() -> None:
     """Working set percentiles under load, idle memory before it, CPU from counter deltas."""
-    rows = [(float(t), 100 + t, 200, int(t * 0.5e9), 0, 10) for t in range(0, 11)]
+    rows = [(float(t), 100 + t, 200, int(t * 0.5e9), 0, 10) for t in range(11)]
     frame = aggregate.resource_frame(rows)
-    memory = aggregate.memory_stats(frame, load_started_at=2.0, source="cgroup-v1", limit_bytes=1000)
+    memory = aggregate.memory_stats(
+        frame, load_started_at=2.0, source="cgroup-v1", limit_bytes=1000
+    )
     assert memory is not None
     assert memory.idle_bytes == 100  # median of t=0,1 → 100.5 → int
     assert memory.max_bytes == 110 and memory.samples == 9 and memory.rate_hz == pytest.approx(1.0)
@@ -68,4 +80,6 @@ def test_memory_and_cpu_from_resource_samples() -> None:
 def test_percentile_matches_numpy_inverted_cdf() -> None:
     """The helper is numpy's inverted-CDF percentile on random data."""
     values = np.random.default_rng(3).lognormal(3, 1, 1000)
-    assert aggregate.percentile(values, 99) == float(np.percentile(values, 99, method="inverted_cdf"))
+    assert aggregate.percentile(values, 99) == float(
+        np.percentile(values, 99, method="inverted_cdf")
+    )

@@ -14,7 +14,7 @@ from tests.unit.reports.fixtures import sample_result
 def test_report_is_self_contained() -> None:
     """No script, stylesheet, image or font is fetched from anywhere: it works offline."""
     html = render_report(sample_result())
-    assert not re.search(r'<(script|link|img|iframe)\b', html)
+    assert not re.search(r"<(script|link|img|iframe)\b", html)
     assert "url(" not in html and "@import" not in html
     assert html.count("<svg") == 4  # latency, throughput, memory, cpu
 

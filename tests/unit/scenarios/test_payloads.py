@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from gateway.schemas import InferRequest
 from scenarios.catalog import SCENARIOS, scenario
 from scenarios.payloads import infer_payload
@@ -27,9 +29,5 @@ def test_catalogue_lookup() -> None:
     """Known scenarios are found; unknown ones name the choices."""
     assert scenario("smoke") is SCENARIOS["smoke"]
     assert SCENARIOS["smoke"].target_rps == 40
-    try:
+    with pytest.raises(KeyError, match="smoke"):
         scenario("nope")
-    except KeyError as exc:
-        assert "smoke" in str(exc)
-    else:
-        raise AssertionError("unknown scenario accepted")

@@ -17,10 +17,7 @@ is_debian_root() {
 
 apt_install() {
     log "installing Debian packages: $*"
-    if [ ! -f /var/lib/apt/periodic/loadgate-updated ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null)" ]; then
-        apt-get update -qq >/dev/null
-        mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/loadgate-updated
-    fi
+    apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 

@@ -22,7 +22,8 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["mib"] = lambda value: "n/a" if value is None else f"{value / MIB:,.1f} MiB"
+    env.filters["mib"] = lambda value: "not set" if value is None else f"{value / MIB:,.1f} MiB"
+    env.filters["cores"] = lambda value: "not set" if value is None else f"{value:g} cores"
     env.filters["ms"] = lambda value: "n/a" if value is None else f"{value:,.1f} ms"
     env.filters["pct"] = lambda value: f"{value * 100:.2f} %"
     env.filters["when"] = lambda ts: datetime.fromtimestamp(ts, UTC).strftime(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from reports.charts import nice_ticks
 from reports.junit import junit_xml
 from reports.render import render_report, write_report
 from reports.result import load_result
@@ -42,3 +43,19 @@ def test_junit_marks_failed_budgets() -> None:
     xml = junit_xml(sample_result(verdict="fail"))
     assert 'tests="2"' in xml and 'failures="1"' in xml
     assert "memory_p95_mb: 60 MiB &gt; 40 MiB" in xml
+
+
+def test_chart_axes_cover_every_point() -> None:
+    """Ticks start at or below the lowest value and end at or above the highest."""
+    for low, high in [(0.0, 15.6), (-1.2, 15.0), (0.0, 0.37), (3.0, 3.0)]:
+        ticks = nice_ticks(low, high)
+        assert ticks[0] <= low
+        assert ticks[-1] >= high
+
+
+def test_limits_are_shown_with_units() -> None:
+    """The deployment table shows cores and MiB, not raw byte counts."""
+    html = render_report(sample_result())
+    assert "1 cores / not set" in html
+    assert "512.0 MiB / not set" in html
+    assert "536870912" not in html

@@ -19,12 +19,14 @@ from harness.errors import (
     EXIT_OK,
     EXIT_USAGE,
     LoadgateError,
-    UsageError,
 )
 from harness.progress import ProgressDisplay
 from harness.settings import RunSettings
+from harness.units import UnitError, parse_duration
 from reports.render import write_report
 from reports.result import ResultFileError, RunResult, load_result
+from reports.tune_render import write_tune_report
+from reports.tune_result import TUNE_FILE, Margins, TuneResult, load_tune
 from scenarios.catalog import SCENARIOS, scenario
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -67,6 +69,85 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _duration(text: str) -> float:
+    try:
+        value = parse_duration(text)
+    except UnitError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be longer than 0")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def _add_load_options(
+    parser: argparse.ArgumentParser, default_scenario: str, default_budgets: Path | None
+) -> None:
+    """The options `run` and `tune` share: what load, against which deployment, judged how."""
+    add = parser.add_argument
+    add(
+        "--scenario",
+        default=default_scenario,
+        choices=sorted(SCENARIOS),
+        help=f"default: {default_scenario}",
+    )
+    add(
+        "--budgets",
+        type=Path,
+        default=default_budgets,
+        metavar="FILE",
+        help="budgets YAML to judge each run by"
+        + (f" (default: {default_budgets.relative_to(PROJECT_ROOT)})" if default_budgets else ""),
+    )
+    add(
+        "--compose",
+        type=Path,
+        default=PROJECT_ROOT / "docker-compose.prod.yml",
+        metavar="FILE",
+        help="compose file with the services and limits",
+    )
+    add(
+        "--output-dir",
+        type=Path,
+        default=Path("runs"),
+        metavar="DIR",
+        help="where run directories are written (default: ./runs)",
+    )
+    add(
+        "--duration", type=_duration, metavar="DURATION", help="override the load duration (15, 2m)"
+    )
+    add("--users", type=_positive_int, metavar="N", help="override the number of users")
+    add(
+        "--rate",
+        type=_positive_float,
+        metavar="RPS",
+        help="override the total target request rate (spread over the users)",
+    )
+    add(
+        "--base-image",
+        default="python:3.11-slim",
+        metavar="IMAGE",
+        help="base image for loadgate's images (a Debian stand-in is built if it cannot be had)",
+    )
+    add(
+        "--ready-timeout",
+        type=_positive_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long each service may take to become ready",
+    )
+    add("-q", "--quiet", action="store_true", help="no progress display")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="loadgate",
@@ -76,66 +157,78 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    formatter = argparse.RawDescriptionHelpFormatter
 
     run = commands.add_parser(
         "run",
         help="launch the stack, drive load, write result and report",
         epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=formatter,
     )
-    run.add_argument(
-        "--scenario", default="smoke", choices=sorted(SCENARIOS), help="default: smoke"
+    _add_load_options(run, default_scenario="smoke", default_budgets=None)
+
+    tune = commands.add_parser(
+        "tune",
+        help="find the smallest compose limits that meet the budgets, and write them back",
+        epilog=EXIT_CODES,
+        formatter_class=formatter,
     )
-    run.add_argument(
-        "--budgets", type=Path, metavar="FILE", help="budgets YAML to judge the run by"
+    _add_load_options(
+        tune, default_scenario="steady", default_budgets=PROJECT_ROOT / "budgets" / "default.yml"
     )
-    run.add_argument(
-        "--compose",
-        type=Path,
-        default=PROJECT_ROOT / "docker-compose.prod.yml",
-        metavar="FILE",
-        help="compose file with the services and limits",
+    add = tune.add_argument
+    add(
+        "--max-runs",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="most runs in all, confirmation included (default 8)",
     )
-    run.add_argument(
-        "--output-dir",
-        type=Path,
-        default=Path("runs"),
-        metavar="DIR",
-        help="where run directories are written (default: ./runs)",
+    add(
+        "--time-budget",
+        type=_duration,
+        default=900.0,
+        metavar="DURATION",
+        help="most time for the search, e.g. 600 or 10m (default 15m)",
     )
-    run.add_argument(
-        "--duration", type=_positive_float, metavar="SECONDS", help="override the load duration"
-    )
-    run.add_argument(
-        "--users", type=_positive_int, metavar="N", help="override the number of users"
-    )
-    run.add_argument(
-        "--rate",
+    add(
+        "--cpu-floor",
         type=_positive_float,
-        metavar="RPS",
-        help="override the total target request rate (spread over the users)",
+        default=0.1,
+        metavar="CORES",
+        help="lowest CPU limit the search tries (default 0.1)",
     )
-    run.add_argument(
-        "--base-image",
-        default="python:3.11-slim",
-        metavar="IMAGE",
-        help="base image for loadgate's images (a Debian stand-in is built if it cannot be had)",
+    add(
+        "--cpu-headroom",
+        type=_non_negative_float,
+        default=0.2,
+        metavar="FRACTION",
+        help="added to the smallest passing CPU limit (default 0.2)",
     )
-    run.add_argument(
-        "--ready-timeout",
+    add(
+        "--memory-peak-factor",
         type=_positive_float,
-        default=60.0,
-        metavar="SECONDS",
-        help="how long each service may take to become ready",
+        default=1.15,
+        metavar="X",
+        help="memory limit >= peak working set x this (default 1.15)",
     )
-    run.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    add(
+        "--memory-p95-factor",
+        type=_positive_float,
+        default=1.2,
+        metavar="X",
+        help="memory limit >= p95 working set x this (default 1.2)",
+    )
+    add("--write", action="store_true", help="write the confirmed limits into the compose file")
 
     report = commands.add_parser(
-        "report", help="re-render the HTML report of a result, without Docker"
+        "report", help="re-render the report of a run or a tune from its files, without Docker"
     )
-    report.add_argument("result", type=Path, help="result.json, or the run directory holding it")
     report.add_argument(
-        "--budgets", type=Path, metavar="FILE", help="judge the result against these budgets"
+        "result", type=Path, help="result.json or tune.json, or the directory holding it"
+    )
+    report.add_argument(
+        "--budgets", type=Path, metavar="FILE", help="judge a run's result against these budgets"
     )
 
     commands.add_parser("clean", help="remove containers and networks left by crashed runs")
@@ -175,21 +268,18 @@ def _exit_code(result: RunResult) -> int:
     return EXIT_BUDGET_BREACHED if result.verdict == "fail" else EXIT_OK
 
 
-def _run(args: argparse.Namespace) -> int:
-    from harness import pipeline
-
+def _run_settings(args: argparse.Namespace) -> RunSettings:
     chosen = scenario(args.scenario)
-    overrides: dict[str, float | int] = {}
-    if args.duration:
-        overrides["duration_s"] = args.duration
-    if args.users:
-        overrides["users"] = args.users
-        overrides["spawn_rate"] = args.users
-    users = int(overrides.get("users", chosen.users))
-    if args.rate:
-        overrides["rps_per_user"] = args.rate / users
-    settings = RunSettings(
-        scenario=dataclasses.replace(chosen, **overrides),  # type: ignore[arg-type]
+    users = args.users or chosen.users
+    adjusted = dataclasses.replace(
+        chosen,
+        duration_s=args.duration or chosen.duration_s,
+        users=users,
+        spawn_rate=users if args.users else chosen.spawn_rate,
+        rps_per_user=args.rate / users if args.rate else chosen.rps_per_user,
+    )
+    return RunSettings(
+        scenario=adjusted,
         project_root=PROJECT_ROOT,
         compose_file=args.compose,
         output_dir=args.output_dir.resolve(),
@@ -198,20 +288,78 @@ def _run(args: argparse.Namespace) -> int:
         ready_timeout_s=args.ready_timeout,
         quiet=args.quiet,
     )
-    display = ProgressDisplay(quiet=args.quiet)
-    outcome = pipeline.run(settings, display)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from harness import pipeline
+
+    outcome = pipeline.run(_run_settings(args), ProgressDisplay(quiet=args.quiet))
     _print_verdict(outcome.result, outcome.report)
     return _exit_code(outcome.result)
 
 
+def _tune(args: argparse.Namespace) -> int:
+    from harness.tune import TuneSettings, tune
+
+    settings = TuneSettings(
+        run=_run_settings(args),
+        max_runs=args.max_runs,
+        time_budget_s=args.time_budget,
+        cpu_floor=args.cpu_floor,
+        margins=Margins(
+            cpu_headroom=args.cpu_headroom,
+            memory_peak_factor=args.memory_peak_factor,
+            memory_p95_factor=args.memory_p95_factor,
+        ),
+        write=args.write,
+    )
+    outcome = tune(settings, ProgressDisplay(quiet=args.quiet))
+    _print_tune(outcome.result, outcome.report)
+    return EXIT_OK if outcome.result.confirmed else EXIT_BUDGET_BREACHED
+
+
+def _print_tune(result: TuneResult, report: Path) -> None:
+    mib = 1024 * 1024
+    print(f"{'role':<13}{'cpus':>6}{'memory':>9}{'p95 ms':>9}{'p99 ms':>9}{'req/s':>8}  verdict")
+    for p in result.points:
+        p95 = "-" if p.p95_ms is None else f"{p.p95_ms:.1f}"
+        p99 = "-" if p.p99_ms is None else f"{p.p99_ms:.1f}"
+        rps = "-" if p.throughput_rps is None else f"{p.throughput_rps:.1f}"
+        verdict = "pass" if p.passed else f"FAIL {p.reason}"
+        memory = f"{p.memory_bytes / mib:.0f}M"
+        print(f"{p.role:<13}{p.cpus:>6g}{memory:>9}{p95:>9}{p99:>9}{rps:>8}  {verdict}")
+    print(f"search ended: {result.stop_reason}")
+    rec = result.recommendation
+    if rec is None:
+        print("no recommendation: no limits met every budget")
+    else:
+        print(
+            f"recommended: cpus {rec.cpus:g} (reservation {rec.reserved_cpus:g}), "
+            f"memory {rec.memory_bytes / mib:.0f} MiB "
+            f"(reservation {rec.reserved_memory_bytes / mib:.0f} MiB)"
+        )
+        for line in rec.explanation:
+            print(f"  {line}")
+        print("confirmation run: " + ("PASS" if result.confirmed else "FAIL"))
+        print(result.compose_diff, end="")
+        if result.written:
+            print(f"written to {result.compose_file}")
+        elif result.confirmed:
+            print("not written (pass --write to apply it)")
+    print(f"report: {report}")
+
+
 def _report(args: argparse.Namespace) -> int:
-    try:
-        result = load_result(args.result)
-    except ResultFileError as exc:
-        raise UsageError(str(exc)) from exc
+    path: Path = args.result
+    if (path / TUNE_FILE).exists() or path.name == TUNE_FILE:
+        tune_result = load_tune(path)
+        directory = path if path.is_dir() else path.parent
+        _print_tune(tune_result, write_tune_report(tune_result, directory))
+        return EXIT_OK if tune_result.confirmed else EXIT_BUDGET_BREACHED
+    result = load_result(path)
     if args.budgets:
         result = rejudge(result, load_budgets(args.budgets))
-    run_dir = args.result if args.result.is_dir() else args.result.parent
+    run_dir = path if path.is_dir() else path.parent
     report = write_report(result, run_dir)
     _print_verdict(result, report)
     return _exit_code(result)
@@ -242,7 +390,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     signal.signal(signal.SIGTERM, _on_sigterm)
-    handlers = {"run": _run, "report": _report, "clean": _clean, "scenarios": _scenarios}
+    handlers = {
+        "run": _run,
+        "tune": _tune,
+        "report": _report,
+        "clean": _clean,
+        "scenarios": _scenarios,
+    }
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:
@@ -253,6 +407,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LoadgateError as exc:
         print(f"loadgate: {exc}", file=sys.stderr)
         return exc.exit_code
+    except ResultFileError as exc:
+        print(f"loadgate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyError as exc:  # unknown scenario
         print(f"loadgate: {exc.args[0]}", file=sys.stderr)
         return EXIT_USAGE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import time
@@ -77,6 +78,8 @@ def run(settings: RunSettings, display: ProgressDisplay) -> RunOutcome:
     scenario = settings.scenario
     token = "lg-test-" + secrets.token_hex(16)
     gateway_spec, redis_spec = _services(compose, token)
+    if settings.gateway_limits is not None:
+        gateway_spec = dataclasses.replace(gateway_spec, limits=settings.gateway_limits)
     run_id = new_run_id()
     run_dir = settings.output_dir / run_id
     run_dir.mkdir(parents=True)

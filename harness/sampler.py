@@ -52,12 +52,20 @@ def _read_stat(path: Path) -> dict[str, int]:
 
 
 class CgroupReader:
-    """Reads one container's cgroup files; `locate()` finds them for v1 or v2 hierarchies."""
+    """Reads one container's cgroup files; `locate()` finds them for v1 or v2 hierarchies.
 
-    def __init__(self, version: int, memory_dir: Path, cpu_dir: Path) -> None:
+    On v1 the memory, CPU-accounting and CPU (quota, throttling) controllers may be mounted
+    separately (`cpuacct/` and `cpu/`) or together (`cpu,cpuacct/`): each file is looked up in
+    whichever hierarchy holds it.
+    """
+
+    def __init__(
+        self, version: int, memory_dir: Path, usage_dir: Path, throttle_dir: Path | None
+    ) -> None:
         self.version = version
         self.memory_dir = memory_dir
-        self.cpu_dir = cpu_dir
+        self.usage_dir = usage_dir
+        self.throttle_dir = throttle_dir
 
     @classmethod
     def locate(cls, container_id: str, pid: int, root: Path = CGROUP_ROOT) -> CgroupReader | None:
@@ -68,40 +76,27 @@ class CgroupReader:
             for rel in candidates:
                 directory = root / rel.lstrip("/")
                 if rel and (directory / "memory.current").exists():
-                    return cls(2, directory, directory)
+                    return cls(2, directory, directory, directory)
             return None
+        rels = [f"docker/{container_id}", f"system.slice/docker-{container_id}.scope"]
         memory = _first_existing(
-            root / "memory",
-            [
-                proc_paths.get("memory", ""),
-                f"docker/{container_id}",
-                f"system.slice/docker-{container_id}.scope",
-            ],
-            "memory.usage_in_bytes",
+            root / "memory", [proc_paths.get("memory", ""), *rels], "memory.usage_in_bytes"
         )
-        cpu = None
+        usage = throttle = None
         for controller in ("cpu,cpuacct", "cpuacct", "cpu"):
-            cpu = _first_existing(
-                root / controller,
-                [
-                    proc_paths.get("cpuacct", ""),
-                    f"docker/{container_id}",
-                    f"system.slice/docker-{container_id}.scope",
-                ],
-                "cpuacct.usage",
-            )
-            if cpu is not None:
-                break
-        if memory is None or cpu is None:
+            paths = [proc_paths.get("cpuacct", ""), proc_paths.get("cpu", ""), *rels]
+            usage = usage or _first_existing(root / controller, paths, "cpuacct.usage")
+            throttle = throttle or _first_existing(root / controller, paths, "cpu.stat")
+        if memory is None or usage is None:
             return None
-        return cls(1, memory, cpu)
+        return cls(1, memory, usage, throttle)
 
     def read(self) -> tuple[int, int, int, int]:
         """(working set, usage, cumulative CPU ns, cumulative throttled ns)."""
         if self.version == 2:
             usage = _read_int(self.memory_dir / "memory.current")
             inactive = _read_stat(self.memory_dir / "memory.stat").get("inactive_file", 0)
-            cpu = _read_stat(self.cpu_dir / "cpu.stat")
+            cpu = _read_stat(self.usage_dir / "cpu.stat")
             return (
                 max(0, usage - inactive),
                 usage,
@@ -110,9 +105,10 @@ class CgroupReader:
             )
         usage = _read_int(self.memory_dir / "memory.usage_in_bytes")
         inactive = _read_stat(self.memory_dir / "memory.stat").get("total_inactive_file", 0)
-        cpu_ns = _read_int(self.cpu_dir / "cpuacct.usage")
-        cpu_stat = self.cpu_dir / "cpu.stat"
-        throttled = _read_stat(cpu_stat).get("throttled_time", 0) if cpu_stat.exists() else 0
+        cpu_ns = _read_int(self.usage_dir / "cpuacct.usage")
+        throttled = 0
+        if self.throttle_dir is not None:
+            throttled = _read_stat(self.throttle_dir / "cpu.stat").get("throttled_time", 0)
         return max(0, usage - inactive), usage, cpu_ns, throttled
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.compose import ResourceLimits
 from scenarios.catalog import Scenario
 
 
@@ -18,3 +19,5 @@ class RunSettings:
     base_image: str = "python:3.11-slim"
     ready_timeout_s: float = 60.0
     quiet: bool = False
+    gateway_limits: ResourceLimits | None = None
+    """Limits to apply instead of the compose file's (what `loadgate tune` varies)."""

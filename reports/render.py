@@ -14,7 +14,7 @@ MIB = 1024 * 1024
 REPORT_FILE = "report.html"
 
 
-def _environment() -> Environment:
+def environment() -> Environment:
     env = Environment(
         loader=PackageLoader("reports", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
@@ -71,7 +71,7 @@ def charts(result: RunResult) -> dict[str, str]:
 
 
 def render_report(result: RunResult) -> str:
-    template = _environment().get_template("report.html.j2")
+    template = environment().get_template("report.html.j2")
     return template.render(result=result, charts=charts(result))
 
 

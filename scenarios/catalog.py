@@ -41,6 +41,22 @@ SCENARIOS: dict[str, Scenario] = {
             "MOCK_SEED": "7",
         },
     ),
+    "steady": Scenario(
+        name="steady",
+        description="Constant closed-model load on /v1/infer, 60 req/s for 30 s (tune default).",
+        user_class="InferUser",
+        users=12,
+        spawn_rate=12,
+        duration_s=30,
+        rps_per_user=5,
+        mock_environment={
+            "MOCK_LATENCY": "lognormal",
+            "MOCK_LATENCY_MS": "40",
+            "MOCK_LATENCY_P99_MS": "120",
+            "MOCK_COMPLETION_TOKENS": "64",
+            "MOCK_SEED": "11",
+        },
+    ),
 }
 
 

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from harness.sampler import CgroupReader
 
 CID = "abc123"
 
 
-def make_v1(root: Path) -> None:
+def make_v1(root: Path, split_cpu: bool = False) -> None:
     memory = root / "memory" / "docker" / CID
     memory.mkdir(parents=True)
     (memory / "memory.usage_in_bytes").write_text("300000\n")
     (memory / "memory.stat").write_text("cache 1000\ntotal_inactive_file 100000\ntotal_rss 5\n")
-    cpu = root / "cpu,cpuacct" / "docker" / CID
-    cpu.mkdir(parents=True)
-    (cpu / "cpuacct.usage").write_text("5000000000\n")
-    (cpu / "cpu.stat").write_text("nr_periods 10\nnr_throttled 2\nthrottled_time 7000\n")
+    accounting = root / ("cpuacct" if split_cpu else "cpu,cpuacct") / "docker" / CID
+    quota = root / ("cpu" if split_cpu else "cpu,cpuacct") / "docker" / CID
+    accounting.mkdir(parents=True)
+    quota.mkdir(parents=True, exist_ok=True)
+    (accounting / "cpuacct.usage").write_text("5000000000\n")
+    (quota / "cpu.stat").write_text("nr_periods 10\nnr_throttled 2\nthrottled_time 7000\n")
 
 
 def make_v2(root: Path) -> None:
@@ -30,9 +34,10 @@ def make_v2(root: Path) -> None:
     (group / "cpu.stat").write_text("usage_usec 2500000\nnr_throttled 1\nthrottled_usec 40\n")
 
 
-def test_v1_working_set_is_usage_minus_inactive_file(tmp_path: Path) -> None:
-    """On cgroup v1 the reader finds docker/<id> and subtracts total_inactive_file."""
-    make_v1(tmp_path)
+@pytest.mark.parametrize("split_cpu", [False, True], ids=["cpu,cpuacct", "cpu+cpuacct"])
+def test_v1_working_set_is_usage_minus_inactive_file(tmp_path: Path, split_cpu: bool) -> None:
+    """On cgroup v1 the reader finds docker/<id> in each controller and reads throttling."""
+    make_v1(tmp_path, split_cpu)
     reader = CgroupReader.locate(CID, pid=0, root=tmp_path)
     assert reader is not None and reader.version == 1
     assert reader.read() == (200000, 300000, 5_000_000_000, 7000)

@@ -1,0 +1,219 @@
+"""`loadgate tune`: the smallest compose limits that meet the budgets at a given load.
+
+Runs the scenario at the compose file's limits (the baseline), bisects the CPU limit while the
+budgets pass, sizes memory from what the passing runs used (`harness.tuning`), confirms the
+recommendation with one more run, and writes `tune.json`, `tune.html` and, with `--write`, the
+new limits into the compose file. A run that crashes, is OOM-killed or never gets ready is a
+failing data point, not the end of the tune. The whole tune is bounded by a run count and a time
+budget, and each run keeps its own result directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from harness import pipeline
+from harness.compose import ResourceLimits
+from harness.compose_edit import (
+    LimitValues,
+    format_cpus,
+    format_memory,
+    rewrite_limits,
+    unified_diff,
+)
+from harness.errors import ComposeError, LoadGeneratorError, SetupError, UsageError
+from harness.progress import ProgressDisplay
+from harness.settings import RunSettings
+from harness.tuning import CpuBisection, recommend
+from reports.result import RunResult
+from reports.tune_render import write_tune_report
+from reports.tune_result import Margins, PointRole, Recommendation, TunePoint, TuneResult
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TuneSettings:
+    run: RunSettings
+    service: str = "gateway"
+    max_runs: int = 8
+    time_budget_s: float = 900.0
+    cpu_floor: float = 0.1
+    cpu_resolution: float = 0.05
+    margins: Margins = field(default_factory=Margins)
+    write: bool = False
+
+
+@dataclass(frozen=True)
+class TuneOutcome:
+    result: TuneResult
+    directory: Path
+    report: Path
+
+
+def _point(role: PointRole, cpus: float, memory: int, result: RunResult) -> TunePoint:
+    failed = [b.name for b in result.budgets if b.passed is False]
+    container = result.container
+    oom = bool(container and container.oom_killed)
+    reason = ", ".join(failed) + (" (OOM-killed)" if oom else "")
+    return TunePoint(
+        role=role,
+        cpus=cpus,
+        memory_bytes=memory,
+        passed=result.verdict == "pass",
+        reason=reason if result.verdict != "pass" else "",
+        run_id=result.run_id,
+        p95_ms=result.latency.p95_ms,
+        p99_ms=result.latency.p99_ms,
+        throughput_rps=result.throughput_rps,
+        error_rate=result.errors.rate,
+        memory_p95_bytes=result.memory.p95_bytes if result.memory else None,
+        memory_max_bytes=result.memory.max_bytes if result.memory else None,
+        cpu_p95_cores=result.cpu.p95_cores if result.cpu else None,
+        throttled_s=result.cpu.throttled_s if result.cpu else None,
+        oom_killed=oom,
+        restarts=container.restarts if container else 0,
+    )
+
+
+class Tuner:
+    def __init__(self, settings: TuneSettings, display: ProgressDisplay) -> None:
+        self.settings = settings
+        self.display = display
+        self.points: list[TunePoint] = []
+        self.started = time.monotonic()
+        self.longest_run_s = 0.0
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        self.tune_id = f"tune-{stamp}-{secrets.token_hex(2)}"
+        self.directory = settings.run.output_dir / self.tune_id
+
+    def attempt(self, role: PointRole, limits: ResourceLimits) -> TunePoint:
+        cpus, memory = limits.cpus or 0.0, limits.memory_bytes or 0
+        number = len(self.points) + 1
+        self.display.say(
+            f"tune run {number}/{self.settings.max_runs} ({role}): "
+            f"cpus {format_cpus(cpus)}, memory {format_memory(memory)}"
+        )
+        run_settings = dataclasses.replace(
+            self.settings.run, output_dir=self.directory, gateway_limits=limits, quiet=True
+        )
+        began = time.monotonic()
+        try:
+            outcome = pipeline.run(run_settings, self.display)
+            point = _point(role, cpus, memory, outcome.result)
+        except (SetupError, LoadGeneratorError) as exc:
+            reason = str(exc).splitlines()[0]
+            point = TunePoint(
+                role=role,
+                cpus=cpus,
+                memory_bytes=memory,
+                passed=False,
+                reason=reason,
+                run_id=None,
+                oom_killed="OOM" in str(exc),
+            )
+        self.longest_run_s = max(self.longest_run_s, time.monotonic() - began)
+        self.points.append(point)
+        verdict = "pass" if point.passed else f"FAIL ({point.reason})"
+        p95 = f", p95 {point.p95_ms:.0f} ms" if point.p95_ms is not None else ""
+        self.display.say(f"  -> {verdict}{p95}")
+        return point
+
+    def room_for(self, runs: int) -> bool:
+        """Whether `runs` more runs fit in both the run count and the time budget."""
+        elapsed = time.monotonic() - self.started
+        fits_time = elapsed + runs * self.longest_run_s <= self.settings.time_budget_s
+        return len(self.points) + runs <= self.settings.max_runs and fits_time
+
+    def search(self, limits: ResourceLimits) -> str:
+        baseline = self.attempt("baseline", limits)
+        if not baseline.passed:
+            return "the compose file's own limits do not meet the budgets at this load"
+        bisection = CpuBisection(
+            self.settings.cpu_floor, limits.cpus or 1.0, self.settings.cpu_resolution
+        )
+        while True:
+            cpus = bisection.next_cpus()
+            if cpus is None:
+                return f"CPU limit bisected to within {self.settings.cpu_resolution:g} cores"
+            if not self.room_for(2):  # this run and the confirmation
+                return "run count or time budget reached"
+            point = self.attempt("search", dataclasses.replace(limits, cpus=cpus))
+            bisection.record(cpus, point.passed)
+
+
+def _recommended_limits(rec: Recommendation) -> ResourceLimits:
+    return ResourceLimits(
+        cpus=rec.cpus,
+        memory_bytes=rec.memory_bytes,
+        reserved_cpus=rec.reserved_cpus,
+        reserved_memory_bytes=rec.reserved_memory_bytes,
+    )
+
+
+def tune(settings: TuneSettings, display: ProgressDisplay) -> TuneOutcome:
+    compose, budgets = pipeline.prepare(settings.run)
+    if budgets is None:
+        raise UsageError("loadgate tune needs budgets to judge each run: pass --budgets FILE")
+    if settings.max_runs < 2:
+        raise UsageError("--max-runs must allow at least a baseline and a confirmation run (2)")
+    spec = compose.service(settings.service, {"PROVIDER_AUTH_TOKEN": "x", "UPSTREAM_BASE_URL": "x"})
+    if spec.limits.cpus is None or spec.limits.memory_bytes is None:
+        raise ComposeError(
+            f"{compose.path.name}: services.{settings.service}.deploy.resources.limits "
+            "needs both cpus and memory to tune from"
+        )
+    tuner = Tuner(settings, display)
+    tuner.directory.mkdir(parents=True)
+    started_at = time.time()
+    stop_reason = tuner.search(spec.limits)
+    recommendation = recommend(tuner.points, settings.margins)
+    confirmed = False
+    diff = ""
+    written = False
+    if recommendation is not None:
+        confirmation = tuner.attempt("confirmation", _recommended_limits(recommendation))
+        confirmed = confirmation.passed
+        old = compose.path.read_text()
+        new = rewrite_limits(
+            old,
+            settings.service,
+            LimitValues(
+                recommendation.cpus,
+                recommendation.memory_bytes,
+                recommendation.reserved_cpus,
+                recommendation.reserved_memory_bytes,
+            ),
+        )
+        diff = unified_diff(compose.path, old, new)
+        if settings.write and confirmed:
+            compose.path.write_text(new)
+            written = True
+    scenario = settings.run.scenario
+    result = TuneResult(
+        tune_id=tuner.tune_id,
+        service=settings.service,
+        scenario=scenario.name,
+        users=scenario.users,
+        target_rps=scenario.target_rps or None,
+        duration_s=scenario.duration_s,
+        budgets={k: v for k, v in budgets.model_dump().items() if v is not None},
+        compose_file=str(compose.path),
+        started_at=started_at,
+        finished_at=time.time(),
+        margins=settings.margins,
+        points=tuner.points,
+        stop_reason=stop_reason,
+        recommendation=recommendation,
+        confirmed=confirmed,
+        compose_diff=diff,
+        written=written,
+    )
+    result.save(tuner.directory)
+    report = write_tune_report(result, tuner.directory)
+    return TuneOutcome(result=result, directory=tuner.directory, report=report)

@@ -1,0 +1,98 @@
+"""`TuneResult`: the outcome of `loadgate tune`, saved as `tune.json` beside each run's result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from reports.result import ResultFileError
+
+TUNE_FILE = "tune.json"
+
+PointRole = Literal["baseline", "search", "confirmation"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TunePoint(_Model):
+    """One run at one set of limits: a data point whether it passed, failed or crashed."""
+
+    role: PointRole
+    cpus: float
+    memory_bytes: int
+    passed: bool
+    reason: str
+    """Why it failed (budgets breached, OOM-killed, never ready...), empty when it passed."""
+    run_id: str | None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    throughput_rps: float | None = None
+    error_rate: float | None = None
+    memory_p95_bytes: int | None = None
+    memory_max_bytes: int | None = None
+    cpu_p95_cores: float | None = None
+    throttled_s: float | None = None
+    oom_killed: bool = False
+    restarts: int = 0
+
+
+class Margins(_Model):
+    """Safety margins of the recommendation (all settings, shown in every output)."""
+
+    memory_peak_factor: float = 1.15
+    memory_p95_factor: float = 1.2
+    cpu_headroom: float = 0.2
+    cpu_step: float = 0.05
+    memory_step_mib: int = 16
+
+
+class Recommendation(_Model):
+    cpus: float
+    memory_bytes: int
+    reserved_cpus: float
+    reserved_memory_bytes: int
+    smallest_passing_cpus: float
+    peak_memory_bytes: int
+    p95_memory_bytes: int
+    p95_cpu_cores: float
+    explanation: list[str]
+
+
+class TuneResult(_Model):
+    tune_id: str
+    service: str
+    scenario: str
+    users: int
+    target_rps: float | None
+    duration_s: float
+    budgets: dict[str, float]
+    compose_file: str
+    started_at: float
+    finished_at: float
+    margins: Margins
+    points: list[TunePoint]
+    stop_reason: str
+    recommendation: Recommendation | None
+    confirmed: bool
+    compose_diff: str
+    written: bool
+
+    def save(self, directory: Path) -> Path:
+        path = directory / TUNE_FILE
+        path.write_text(self.model_dump_json(indent=2))
+        return path
+
+
+def load_tune(path: Path) -> TuneResult:
+    if path.is_dir():
+        path = path / TUNE_FILE
+    try:
+        return TuneResult.model_validate_json(path.read_text())
+    except OSError as exc:
+        raise ResultFileError(f"cannot read tune file {path}: {exc.strerror}") from exc
+    except ValidationError as exc:
+        raise ResultFileError(f"{path} is not a loadgate tune result") from exc

@@ -9,7 +9,7 @@ SCENARIO ?= smoke
 BUDGETS ?= budgets/default.yml
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help venv engine loadtest test unit integration lint typecheck check lock clean
+.PHONY: help venv engine loadtest tune test unit integration lint typecheck check lock clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,8 +25,14 @@ venv: $(INSTALLED) ## create .venv from the lock file
 engine: ## make sure a Docker engine answers (on Debian as root: install and start one)
 	@bash scripts/ensure-engine.sh
 
-loadtest: venv engine ## run SCENARIO (default smoke) against the reference gateway, judged by BUDGETS
+loadtune: venv engine ## find the compose limits the gateway needs at the steady load (no write)
+	$(BIN)/loadgate tune --budgets $(BUDGETS)
+
+test: venv engine ## run SCENARIO (default smoke) against the reference gateway, judged by BUDGETS
 	$(BIN)/loadgate run --scenario $(SCENARIO) --budgets $(BUDGETS)
+
+tune: venv engine ## find the compose limits the gateway needs at the steady load (no write)
+	$(BIN)/loadgate tune --budgets $(BUDGETS)
 
 test: venv engine ## the whole suite: unit tests and Docker integration tests
 	LOADGATE_REQUIRE_DOCKER=1 $(BIN)/pytest

@@ -25,10 +25,7 @@ venv: $(INSTALLED) ## create .venv from the lock file
 engine: ## make sure a Docker engine answers (on Debian as root: install and start one)
 	@bash scripts/ensure-engine.sh
 
-loadtune: venv engine ## find the compose limits the gateway needs at the steady load (no write)
-	$(BIN)/loadgate tune --budgets $(BUDGETS)
-
-test: venv engine ## run SCENARIO (default smoke) against the reference gateway, judged by BUDGETS
+loadtest: venv engine ## run SCENARIO (default smoke) against the reference gateway, judged by BUDGETS
 	$(BIN)/loadgate run --scenario $(SCENARIO) --budgets $(BUDGETS)
 
 tune: venv engine ## find the compose limits the gateway needs at the steady load (no write)

@@ -1,14 +1,14 @@
-"""`python -m gateway`: validate the environment, then serve with uvicorn."""
+"""`python -m gateway`: validate the environment, then serve with uvicorn (uvloop, httptools)."""
 
 from __future__ import annotations
 
 import logging
-import math
 import sys
 
 import uvicorn
 
 from gateway.app import create_app
+from gateway.server import EXIT_GRACE_S, DrainingServer
 from gateway.settings import SettingsError, load_settings
 
 
@@ -18,6 +18,8 @@ def configure_logging(level: str) -> None:
         stream=sys.stdout,
         format="ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s",
     )
+    # httpx logs every request line at INFO; the gateway logs its own line per request.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def main() -> int:
@@ -27,15 +29,18 @@ def main() -> int:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
+        loop="uvloop",
+        http="httptools",
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=math.ceil(settings.drain_seconds),
+        timeout_graceful_shutdown=EXIT_GRACE_S,
     )
-    uvicorn.Server(config).run()
+    DrainingServer(config, app.state.admission, settings.drain_seconds).run()
     return 0
 
 

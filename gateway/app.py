@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 from fastapi import FastAPI, Request
@@ -13,9 +13,10 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.cache import ResponseCache
+from gateway.completions import CompletionService
 from gateway.errors import GatewayError
 from gateway.metrics import GatewayMetrics
-from gateway.middleware import RequestMiddleware
+from gateway.middleware import Admission, RequestMiddleware
 from gateway.routes import router
 from gateway.settings import GatewaySettings
 from gateway.upstream import UpstreamClient
@@ -31,7 +32,8 @@ class GatewayState:
     upstream: UpstreamClient
     cache: ResponseCache
     metrics: GatewayMetrics
-    draining: bool = field(default=False)
+    admission: Admission
+    completions: CompletionService
 
 
 def create_app(
@@ -39,15 +41,23 @@ def create_app(
 ) -> FastAPI:
     """Build the gateway. `upstream_transport` lets tests put a fake provider in-process."""
     metrics = GatewayMetrics()
+    admission = Admission(settings.max_concurrency, metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        upstream = UpstreamClient.from_settings(settings, upstream_transport)
+        cache = ResponseCache.from_settings(settings)
         state = GatewayState(
             settings=settings,
-            upstream=UpstreamClient.from_settings(settings, upstream_transport),
-            cache=ResponseCache.from_settings(settings),
+            upstream=upstream,
+            cache=cache,
             metrics=metrics,
+            admission=admission,
+            completions=CompletionService(upstream, cache, metrics, settings.cache_max_temperature),
         )
+        pool = upstream.pool
+        if pool is not None:
+            metrics.watch_pool(lambda: pool.in_use, lambda: pool.idle_connections() or 0)
         app.state.gateway = state
         log.info(
             "gateway started model=%s upstream=%s cache=%s max_concurrency=%d pool=%d",
@@ -60,15 +70,15 @@ def create_app(
         try:
             yield
         finally:
-            state.draining = True
-            metrics.draining.set(1)
+            admission.start_draining()
             await state.upstream.aclose()
             await state.cache.aclose()
             log.info("gateway stopped")
 
     app = FastAPI(title="loadgate reference gateway", version="0.1.0", lifespan=lifespan)
     app.include_router(router)
-    app.add_middleware(RequestMiddleware, metrics=metrics, max_concurrency=settings.max_concurrency)
+    app.state.admission = admission
+    app.add_middleware(RequestMiddleware, metrics=metrics, admission=admission)
 
     @app.exception_handler(GatewayError)
     async def _gateway_error(request: Request, exc: GatewayError) -> JSONResponse:

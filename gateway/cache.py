@@ -1,9 +1,10 @@
 """Redis response cache for deterministic requests.
 
 Key: `loadgate:v1:` + SHA-256 of the canonical JSON of the upstream request (model, messages,
-max_tokens, temperature), so two requests share an entry only when the provider would see the
-same call. Only requests at temperature 0 are cached (others are not repeatable). Entries live
-`CACHE_TTL_SECONDS`.
+max_tokens, temperature and any other field sent), so two requests share an entry only when the
+provider would see the same call. Only deterministic requests are cached: temperature at or below
+`CACHE_MAX_TEMPERATURE` (0 by default; a request without a temperature uses the provider's
+default of 1 and is not cached). Entries live `CACHE_TTL_SECONDS`.
 
 Redis is optional: every operation has a short timeout, and any Redis failure is counted and
 treated as a miss, so a dead or slow Redis costs at most that timeout and never a 5xx. The
@@ -34,8 +35,10 @@ def cache_key(payload: dict[str, Any]) -> str:
     return KEY_PREFIX + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def is_cacheable(payload: dict[str, Any]) -> bool:
-    return payload.get("temperature") == 0
+def is_cacheable(payload: dict[str, Any], max_temperature: float = 0.0) -> bool:
+    temperature = payload.get("temperature")
+    streaming = payload.get("stream") is True
+    return isinstance(temperature, int | float) and temperature <= max_temperature and not streaming
 
 
 class ResponseCache:

@@ -1,12 +1,12 @@
-"""Pure-ASGI middleware: request ids, load shedding, one log line per request."""
+"""Pure-ASGI middleware: request ids, admission (shedding, draining), a log line a request."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import OverloadedError
@@ -14,8 +14,23 @@ from gateway.metrics import GatewayMetrics
 
 log = logging.getLogger("gateway.access")
 
-SHED_PREFIX = "/v1/"
+API_PREFIX = "/v1/"
 KNOWN_ROUTES = frozenset({"/v1/infer", "/v1/chat/completions"})
+DRAINING_MESSAGE = "gateway is shutting down, retry on another instance"
+
+
+class Admission:
+    """How many API requests are in flight, the most allowed, and whether the gateway drains."""
+
+    def __init__(self, max_concurrency: int, metrics: GatewayMetrics) -> None:
+        self.max_concurrency = max_concurrency
+        self.in_flight = 0
+        self.draining = False
+        self._metrics = metrics
+
+    def start_draining(self) -> None:
+        self.draining = True
+        self._metrics.draining.set(1)
 
 
 def _incoming_request_id(scope: Scope) -> str:
@@ -26,13 +41,12 @@ def _incoming_request_id(scope: Scope) -> str:
 
 
 class RequestMiddleware:
-    """Assigns a request id, sheds load beyond `max_concurrency`, logs and counts each request."""
+    """Assigns a request id, refuses API requests beyond capacity or while draining, logs each."""
 
-    def __init__(self, app: ASGIApp, metrics: GatewayMetrics, max_concurrency: int) -> None:
+    def __init__(self, app: ASGIApp, metrics: GatewayMetrics, admission: Admission) -> None:
         self.app = app
         self.metrics = metrics
-        self.max_concurrency = max_concurrency
-        self.in_flight = 0
+        self.admission = admission
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,24 +63,30 @@ class RequestMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
             await send(message)
 
-        if not path.startswith(SHED_PREFIX):  # probes and metrics: never shed, never counted
+        if not path.startswith(API_PREFIX):  # probes and metrics: never refused, never counted
             await self.app(scope, receive, send_with_id)
             return
+        admission = self.admission
         try:
-            if self.in_flight >= self.max_concurrency:
+            if admission.draining:
+                self.metrics.refused_draining.inc()
+                await _refuse(send_with_id, request_id, DRAINING_MESSAGE, close=True)
+            elif admission.in_flight >= admission.max_concurrency:
                 self.metrics.shed.inc()
-                await _send_overloaded(send_with_id, request_id)
+                await _refuse(send_with_id, request_id, OverloadedError.public_message, close=False)
             else:
-                self.in_flight += 1
+                admission.in_flight += 1
                 self.metrics.in_flight.inc()
                 try:
                     await self.app(scope, receive, send_with_id)
                 finally:
-                    self.in_flight -= 1
+                    admission.in_flight -= 1
                     self.metrics.in_flight.dec()
         finally:
             latency_ms = (time.perf_counter() - started) * 1000
@@ -83,17 +103,14 @@ class RequestMiddleware:
             )
 
 
-async def _send_overloaded(send: Send, request_id: str) -> None:
-    body = json.dumps({"error": OverloadedError.public_message, "request_id": request_id}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": OverloadedError.status_code,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", b"1"),
-            ],
-        }
-    )
+async def _refuse(send: Send, request_id: str, message: str, close: bool) -> None:
+    body = orjson.dumps({"error": message, "request_id": request_id})
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", b"1"),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
     await send({"type": "http.response.body", "body": body})

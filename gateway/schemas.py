@@ -44,6 +44,34 @@ class InferResponse(BaseModel):
     token_consumption: int = Field(ge=0)
 
 
+class ChatMessage(BaseModel):
+    """One OpenAI chat message; fields the gateway does not know are passed on untouched."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatCompletionRequest(BaseModel):
+    """`POST /v1/chat/completions` body: OpenAI's, checked where the gateway relies on it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str | None = Field(default=None, min_length=1, max_length=200)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=512)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_OUTPUT_TOKENS)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    stream: bool = False
+
+    def to_upstream(self, default_model: str) -> dict[str, Any]:
+        payload = self.model_dump(exclude_none=True)
+        payload["model"] = self.model or default_model
+        if not self.stream:
+            payload.pop("stream", None)
+        return payload
+
+
 class ErrorBody(BaseModel):
     error: str
     request_id: str

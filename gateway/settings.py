@@ -35,6 +35,8 @@ class GatewaySettings(BaseSettings):
     redis_url: RedisDsn | None = None
     cache_ttl_seconds: PositiveInt = 300
     cache_timeout_seconds: PositiveFloat = 0.05
+    cache_max_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    """Requests at or below this temperature are deterministic: cached and de-duplicated."""
     upstream_max_connections: PositiveInt = 100
     upstream_max_keepalive: PositiveInt = 50
     upstream_connect_timeout: PositiveFloat = 5.0

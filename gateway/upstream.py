@@ -1,16 +1,20 @@
 """The provider client: the only module that talks httpx.
 
 One `httpx.AsyncClient` per process, created by the app lifespan with explicit pool limits and
-timeouts, shared by every request and closed at shutdown. Every httpx failure is translated here
-into a `GatewayError`, so routes never see transport details.
+timeouts over the aiohttp-backed transport (`gateway.transport`), shared by every request and
+closed at shutdown. Every httpx failure is translated here into a `GatewayError`, so routes never
+see transport details.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import orjson
 
 from gateway.errors import (
     GatewayError,
@@ -20,6 +24,7 @@ from gateway.errors import (
     UpstreamTimeoutError,
 )
 from gateway.settings import GatewaySettings
+from gateway.transport import AiohttpTransport
 
 CHAT_COMPLETIONS_PATH = "/v1/chat/completions"
 
@@ -33,20 +38,41 @@ def _retry_after(response: httpx.Response) -> int:
         return 1
 
 
+def _translate(exc: httpx.HTTPError) -> GatewayError:
+    if isinstance(exc, httpx.PoolTimeout):
+        return PoolExhaustedError("upstream pool timeout", retry_after=1)
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamTimeoutError(type(exc).__name__)
+    return UpstreamFailedError(type(exc).__name__)
+
+
+def _status_error(response: httpx.Response) -> GatewayError | None:
+    status = response.status_code
+    if status < 400:
+        return None
+    if status == 429:
+        return UpstreamRateLimitedError("upstream 429", retry_after=_retry_after(response))
+    return UpstreamFailedError(f"upstream status {status}")
+
+
 class UpstreamClient:
     """Calls the provider's OpenAI-compatible API over one pooled connection pool."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, transport: AiohttpTransport | None) -> None:
         self._client = client
+        self.pool = transport
+        """The pooled transport, for pool metrics (None when a test injected its own)."""
 
     @classmethod
     def from_settings(
         cls, settings: GatewaySettings, transport: httpx.AsyncBaseTransport | None = None
     ) -> UpstreamClient:
-        limits = httpx.Limits(
-            max_connections=settings.upstream_max_connections,
-            max_keepalive_connections=settings.upstream_max_keepalive,
-        )
+        pool = None
+        if transport is None:
+            pool = AiohttpTransport(
+                settings.upstream_max_connections, settings.upstream_max_keepalive
+            )
+            transport = pool
         timeout = httpx.Timeout(
             connect=settings.upstream_connect_timeout,
             read=settings.upstream_read_timeout,
@@ -56,12 +82,19 @@ class UpstreamClient:
         token = settings.provider_auth_token.get_secret_value()
         client = httpx.AsyncClient(
             base_url=str(settings.upstream_base_url),
-            limits=limits,
+            limits=httpx.Limits(
+                max_connections=settings.upstream_max_connections,
+                max_keepalive_connections=settings.upstream_max_keepalive,
+            ),
             timeout=timeout,
-            headers={"Authorization": f"Bearer {token}"},
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+                "Accept-Encoding": "identity",
+            },
             transport=transport,
         )
-        return cls(client)
+        return cls(client, pool)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -70,31 +103,50 @@ class UpstreamClient:
         """POST a chat completion; returns the decoded body and the upstream latency in seconds."""
         started = time.perf_counter()
         try:
-            response = await self._client.post(CHAT_COMPLETIONS_PATH, json=payload)
-        except httpx.PoolTimeout as exc:
-            raise PoolExhaustedError("upstream pool timeout", retry_after=1) from exc
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeoutError(type(exc).__name__) from exc
-        except httpx.TransportError as exc:
-            raise UpstreamFailedError(type(exc).__name__) from exc
+            response = await self._client.post(CHAT_COMPLETIONS_PATH, content=orjson.dumps(payload))
+        except httpx.HTTPError as exc:
+            raise _translate(exc) from exc
         elapsed = time.perf_counter() - started
-        _raise_for_status(response)
+        error = _status_error(response)
+        if error is not None:
+            raise error
         try:
-            body = response.json()
-        except ValueError as exc:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
             raise UpstreamFailedError("upstream body is not JSON") from exc
         if not isinstance(body, dict):
             raise UpstreamFailedError("upstream body is not a JSON object")
         return body, elapsed
 
+    @asynccontextmanager
+    async def stream_chat_completion(
+        self, payload: dict[str, Any]
+    ) -> AsyncIterator[AsyncIterator[bytes]]:
+        """Open a streamed completion; yields its raw bytes as they arrive.
 
-def _raise_for_status(response: httpx.Response) -> None:
-    status = response.status_code
-    if status < 400:
-        return
-    error: GatewayError
-    if status == 429:
-        error = UpstreamRateLimitedError("upstream 429", retry_after=_retry_after(response))
-    else:
-        error = UpstreamFailedError(f"upstream status {status}")
-    raise error
+        Errors before the first byte (status, connect) raise `GatewayError`; leaving the context
+        closes the upstream response, which cancels the provider's work if it was not finished.
+        """
+        request = self._client.build_request(
+            "POST", CHAT_COMPLETIONS_PATH, content=orjson.dumps(payload)
+        )
+        try:
+            response = await self._client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise _translate(exc) from exc
+        try:
+            error = _status_error(response)
+            if error is not None:
+                raise error
+            yield _translated(response.aiter_raw())
+        finally:
+            await response.aclose()
+
+
+async def _translated(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The stream's bytes, with transport failures mid-stream turned into `GatewayError`."""
+    try:
+        async for chunk in chunks:
+            yield chunk
+    except httpx.HTTPError as exc:
+        raise _translate(exc) from exc

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
-import uvicorn
+from aiohttp import web
 from pydantic import ValidationError
 
 from .app import create_app
@@ -15,14 +16,20 @@ def main() -> int:
     try:
         settings = MockSettings()
     except ValidationError as exc:
-        print(f"mock-upstream: invalid configuration: {exc}", file=sys.stderr)
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)
+        )
+        print(f"mock-upstream: invalid configuration: {problems}", file=sys.stderr)
         return 2
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        access_log=False,
-        log_level="warning",
+    try:
+        import uvloop
+    except ImportError:
+        pass
+    else:
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    web.run_app(
+        create_app(settings), host=settings.host, port=settings.port, access_log=None, print=None
     )
     return 0
 

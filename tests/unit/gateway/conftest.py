@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import uvicorn
 
 from gateway import GatewaySettings, create_app
 
@@ -25,13 +27,33 @@ def make_settings(**overrides: Any) -> GatewaySettings:
 
 @asynccontextmanager
 async def gateway_client(
-    transport: httpx.AsyncBaseTransport, **overrides: Any
+    transport: httpx.AsyncBaseTransport | None, **overrides: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway in-process; its upstream is `transport`, or the real pool when None."""
     app = create_app(make_settings(**overrides), upstream_transport=transport)
     async with app.router.lifespan_context(app):
         asgi = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=asgi, base_url="http://gateway.test") as client:
             yield client
+
+
+@asynccontextmanager
+async def serving_gateway(**overrides: Any) -> AsyncIterator[str]:
+    """The gateway served by uvicorn on a free loopback port (real sockets, real streaming)."""
+    app = create_app(make_settings(**overrides))
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 def upstream(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.MockTransport:

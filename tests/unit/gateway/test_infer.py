@@ -8,9 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.mock_upstream.app import create_app as create_mock
-from harness.mock_upstream.settings import MockSettings
 from tests.unit.gateway.conftest import INFER_BODY, TOKEN, completion, gateway_client, upstream
+from tests.unit.mock_upstream.server import running_mock
 
 pytestmark = pytest.mark.anyio
 
@@ -56,10 +55,12 @@ async def test_infer_defaults_to_the_configured_model() -> None:
     assert models == ["house-model"]
 
 
-async def test_infer_through_the_mock_upstream_app() -> None:
-    """Gateway and mock provider run in-process together and agree on the contract."""
-    mock = create_mock(MockSettings(latency_ms=0, completion_tokens=10))
-    async with gateway_client(httpx.ASGITransport(app=mock)) as client:
+async def test_infer_through_the_mock_provider_over_the_real_transport() -> None:
+    """Gateway (aiohttp-backed pool) and the mock provider on loopback agree on the contract."""
+    async with (
+        running_mock(latency_ms=0, completion_tokens=10) as url,
+        gateway_client(None, upstream_base_url=url) as client,
+    ):
         response = await client.post("/v1/infer", json=INFER_BODY)
     body = response.json()
     assert response.status_code == 200

@@ -1,0 +1,152 @@
+"""An httpx transport on aiohttp's connection pool: httpx's API, aiohttp's speed.
+
+httpx's own pool (httpcore) spends most of a CPU core at a few hundred requests a second here;
+aiohttp's is several times cheaper. This transport keeps `httpx.AsyncClient` as the gateway's
+upstream API (and tests keep injecting `MockTransport`/`ASGITransport`) while requests travel
+through one `aiohttp.ClientSession`.
+
+Pool accounting is explicit: a semaphore of `max_connections` slots is taken per request and
+given back when its response is closed, so "in use" is exact, and a request that cannot get a
+slot within httpx's `pool` timeout fails fast with `httpx.PoolTimeout` instead of queueing.
+aiohttp failures are translated into the httpx exceptions they correspond to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+import httpx
+
+# Hop-by-hop and length headers that aiohttp sets itself.
+_SKIPPED_HEADERS = frozenset({"host", "content-length", "connection", "transfer-encoding"})
+
+
+def _translate(exc: BaseException, request: httpx.Request, reading: bool) -> httpx.TransportError:
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return httpx.ConnectTimeout(message, request=request)
+    if isinstance(exc, aiohttp.ServerTimeoutError | TimeoutError):
+        return httpx.ReadTimeout(message, request=request)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return httpx.ConnectError(message, request=request)
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+        return httpx.RemoteProtocolError(message, request=request)
+    if reading:
+        return httpx.ReadError(message, request=request)
+    return httpx.ConnectError(message, request=request)
+
+
+class _ResponseStream(httpx.AsyncByteStream):
+    def __init__(
+        self, response: aiohttp.ClientResponse, request: httpx.Request, release: Callable[[], None]
+    ) -> None:
+        self._response = response
+        self._request = request
+        self._release = release
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _translate(exc, self._request, reading=True) from exc
+
+    async def aclose(self) -> None:
+        # A fully read body returns the connection to the pool; an abandoned one closes it,
+        # which is how the provider learns that the client has gone.
+        self._response.release()
+        self._release()
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    def __init__(self, max_connections: int, max_keepalive: int, keepalive_s: float = 15.0) -> None:
+        self.max_connections = max_connections
+        self._max_keepalive = max_keepalive
+        self._keepalive_s = keepalive_s
+        self._slots = asyncio.Semaphore(max_connections)
+        self._session: aiohttp.ClientSession | None = None
+        self.in_use = 0
+        self.pool_timeouts = 0
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self.max_connections,
+                limit_per_host=0,
+                keepalive_timeout=self._keepalive_s,
+                ttl_dns_cache=60,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent",)
+            )
+        return self._session
+
+    def idle_connections(self) -> int | None:
+        """Keep-alive connections waiting in aiohttp's pool (None if it cannot be read)."""
+        connector = self._session.connector if self._session else None
+        conns = getattr(connector, "_conns", None)
+        try:
+            return sum(len(entries) for entries in conns.values()) if conns is not None else 0
+        except (AttributeError, TypeError):
+            return None
+
+    async def _take_slot(self, request: httpx.Request, timeout: float | None) -> None:
+        if not self._slots.locked():
+            await self._slots.acquire()
+            return
+        try:
+            await asyncio.wait_for(self._slots.acquire(), timeout)
+        except TimeoutError:
+            self.pool_timeouts += 1
+            raise httpx.PoolTimeout("no upstream connection free", request=request) from None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        timeouts = request.extensions.get("timeout", {})
+        await self._take_slot(request, timeouts.get("pool"))
+        self.in_use += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self.in_use -= 1
+                self._slots.release()
+
+        headers = [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in request.headers.raw
+            if name.decode("latin-1").lower() not in _SKIPPED_HEADERS
+        ]
+        try:
+            response = await self._get_session().request(
+                request.method,
+                str(request.url),
+                headers=headers,
+                data=await request.aread(),
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(
+                    total=None,
+                    sock_connect=timeouts.get("connect"),
+                    sock_read=timeouts.get("read"),
+                ),
+            )
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            release()
+            raise _translate(exc, request, reading=False) from exc
+        except BaseException:
+            release()
+            raise
+        return httpx.Response(
+            status_code=response.status,
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers],
+            stream=_ResponseStream(response, request, release),
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -1,0 +1,131 @@
+"""`/v1/chat/completions`: pass-through, streaming as it arrives, cancellation, stream errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from tests.unit.gateway.conftest import completion, gateway_client, serving_gateway, upstream
+from tests.unit.mock_upstream.server import running_mock
+
+pytestmark = pytest.mark.anyio
+CHAT = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 16}
+
+
+async def test_non_streaming_requests_pass_through() -> None:
+    """The body reaches the provider with unknown OpenAI fields intact; the answer comes back."""
+    sent: list[dict[str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, json=completion("pong"))
+
+    async with gateway_client(upstream(handler), target_model="house") as client:
+        response = await client.post(
+            "/v1/chat/completions", json={**CHAT, "top_p": 0.5, "user": "u1"}
+        )
+    assert response.status_code == 200
+    assert response.json()["choices"][0]["message"]["content"] == "pong"
+    assert sent == [{**CHAT, "model": "house", "top_p": 0.5, "user": "u1"}]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"messages": []}, id="no-messages"),
+        pytest.param({"messages": [{"role": "wizard", "content": "x"}]}, id="bad-role"),
+        pytest.param({**CHAT, "max_tokens": 5000}, id="too-many-tokens"),
+        pytest.param({**CHAT, "temperature": 9}, id="too-hot"),
+    ],
+)
+async def test_invalid_chat_bodies_are_422(body: dict[str, object]) -> None:
+    """The fields the gateway relies on are validated before any upstream call."""
+    async with gateway_client(upstream(lambda r: httpx.Response(500))) as client:
+        response = await client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 422
+
+
+async def test_stream_chunks_are_relayed_as_they_arrive() -> None:
+    """Each SSE event reaches the client about when the provider sent it, not at the end."""
+    settings = {"latency_ms": 50, "tokens_per_s": 20, "completion_tokens": 6}
+    async with (
+        running_mock(**settings) as url,
+        serving_gateway(upstream_base_url=url) as gateway,
+        httpx.AsyncClient(base_url=gateway) as client,
+    ):
+        started = time.perf_counter()
+        arrivals: list[float] = []
+        body = {**CHAT, "stream": True, "max_tokens": 50}
+        async with client.stream("POST", "/v1/chat/completions", json=body) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            async for line in response.aiter_lines():
+                if line.startswith("data: "):
+                    arrivals.append(time.perf_counter() - started)
+    assert len(arrivals) >= 7  # role chunk, tokens, finish, [DONE]
+    assert arrivals[0] < 0.12  # first token after the 50 ms TTFT, not after the whole stream
+    assert arrivals[-1] - arrivals[0] >= 0.2  # spread out at the provider's 20 tokens/s
+
+
+async def test_a_client_that_leaves_cancels_the_upstream_stream() -> None:
+    """Closing the client stream closes the provider's stream and frees the pool slot."""
+    settings = {"latency_ms": 0, "tokens_per_s": 20, "completion_tokens": 200}
+    async with (
+        running_mock(**settings) as url,
+        serving_gateway(upstream_base_url=url) as gateway,
+        httpx.AsyncClient(base_url=gateway) as client,
+    ):
+        body = {**CHAT, "stream": True, "max_tokens": 500}
+        async with client.stream("POST", "/v1/chat/completions", json=body) as response:
+            async for _ in response.aiter_bytes():
+                break
+        stats: dict[str, int] = {}
+        for _ in range(50):
+            async with httpx.AsyncClient() as admin:
+                stats = (await admin.get(f"{url}/admin/stats")).json()
+            if stats.get("streams_cancelled"):
+                break
+            await asyncio.sleep(0.05)
+        metrics = (await client.get("/metrics")).text
+    assert stats["streams_cancelled"] == 1
+    assert stats.get("streams_completed", 0) == 0
+    assert "gateway_upstream_pool_connections_in_use 0.0" in metrics
+
+
+async def test_a_refused_stream_is_an_http_status() -> None:
+    """When the provider refuses before streaming, the client gets the mapped status."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, headers={"retry-after": "3"})
+
+    async with gateway_client(upstream(handler)) as client:
+        response = await client.post("/v1/chat/completions", json={**CHAT, "stream": True})
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "3"
+
+
+class _BrokenStream(httpx.AsyncByteStream):
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b'data: {"choices": []}\n\n'
+        raise httpx.ReadError("connection reset by peer")
+
+
+async def test_a_stream_broken_midway_ends_with_an_error_event() -> None:
+    """A provider failure mid-stream ends the stream with an error event, no upstream detail."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, stream=_BrokenStream(), headers={"content-type": "text/event-stream"}
+        )
+
+    async with gateway_client(upstream(handler)) as client:
+        response = await client.post("/v1/chat/completions", json={**CHAT, "stream": True})
+    events = [line[6:] for line in response.text.splitlines() if line.startswith("data: ")]
+    assert events[0] == '{"choices": []}'
+    error = json.loads(events[-1])["error"]
+    assert error["message"] == "upstream provider failed"
+    assert "reset" not in response.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 
@@ -11,15 +12,28 @@ from gateway.app import create_app
 from gateway.server import EXIT_GRACE_S, DrainingServer
 from gateway.settings import SettingsError, load_settings
 
+GC_GEN0_THRESHOLD = 20_000
+
 
 def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level,
         stream=sys.stdout,
-        format="ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s",
+        format="ts=%(created).3f level=%(levelname)s logger=%(name)s msg=%(message)s",
     )
     # httpx logs every request line at INFO; the gateway logs its own line per request.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def tune_garbage_collector() -> None:
+    """Move start-up objects out of the collector's way and collect young objects less often.
+
+    Every request allocates a few hundred short-lived objects; with the default gen-0 threshold
+    of 700 the collector ran several times per request batch and showed in the p99.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_GEN0_THRESHOLD, 20, 20)
 
 
 def main() -> int:
@@ -40,6 +54,7 @@ def main() -> int:
         access_log=False,
         timeout_graceful_shutdown=EXIT_GRACE_S,
     )
+    tune_garbage_collector()
     DrainingServer(config, app.state.admission, settings.drain_seconds).run()
     return 0
 

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TextIO
 
 import httpx
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway.accesslog import AccessLog
 from gateway.cache import ResponseCache
 from gateway.completions import CompletionService
 from gateway.errors import GatewayError
+from gateway.hotpath import HotPath, document_hot_paths
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import Admission, RequestMiddleware
 from gateway.routes import router
@@ -35,12 +39,28 @@ class GatewayState:
     admission: Admission
     completions: CompletionService
 
+    def log_upstream_error(self, request_id: str, exc: GatewayError) -> None:
+        """What the provider did, for the log only: it never reaches the client."""
+        log.warning(
+            "upstream error id=%s kind=%s status=%d detail=%s",
+            request_id,
+            type(exc).__name__,
+            exc.status_code,
+            exc.detail,
+        )
+
 
 def create_app(
-    settings: GatewaySettings, upstream_transport: httpx.AsyncBaseTransport | None = None
+    settings: GatewaySettings,
+    upstream_transport: httpx.AsyncBaseTransport | None = None,
+    access_stream: TextIO | None = None,
 ) -> FastAPI:
-    """Build the gateway. `upstream_transport` lets tests put a fake provider in-process."""
+    """Build the gateway. Tests inject a fake provider (`upstream_transport`) and read the
+    access log (`access_stream`, standard output by default)."""
     metrics = GatewayMetrics()
+    access_log = AccessLog(
+        access_stream or sys.stdout, enabled=settings.log_level in ("DEBUG", "INFO")
+    )
     admission = Admission(settings.max_concurrency, metrics)
 
     @asynccontextmanager
@@ -59,6 +79,7 @@ def create_app(
         if pool is not None:
             metrics.watch_pool(lambda: pool.in_use, lambda: pool.idle_connections() or 0)
         app.state.gateway = state
+        access_log.start()
         log.info(
             "gateway started model=%s upstream=%s cache=%s max_concurrency=%d pool=%d",
             settings.target_model,
@@ -71,6 +92,7 @@ def create_app(
             yield
         finally:
             admission.start_draining()
+            await access_log.stop()
             await state.upstream.aclose()
             await state.cache.aclose()
             log.info("gateway stopped")
@@ -78,24 +100,11 @@ def create_app(
     app = FastAPI(title="loadgate reference gateway", version="0.1.0", lifespan=lifespan)
     app.include_router(router)
     app.state.admission = admission
-    app.add_middleware(RequestMiddleware, metrics=metrics, admission=admission)
-
-    @app.exception_handler(GatewayError)
-    async def _gateway_error(request: Request, exc: GatewayError) -> JSONResponse:
-        request_id = getattr(request.state, "request_id", "")
-        log.warning(
-            "upstream error id=%s kind=%s status=%d detail=%s",
-            request_id,
-            type(exc).__name__,
-            exc.status_code,
-            exc.detail,
-        )
-        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
-        return JSONResponse(
-            {"error": exc.public_message, "request_id": request_id},
-            status_code=exc.status_code,
-            headers=headers,
-        )
+    app.add_middleware(HotPath, state=lambda: app.state.gateway)
+    app.add_middleware(
+        RequestMiddleware, metrics=metrics, admission=admission, access_log=access_log
+    )
+    document_hot_paths(app)
 
     @app.get("/metrics", include_in_schema=False)
     async def _metrics() -> Response:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.accesslog import AccessLog
 from gateway.errors import OverloadedError
 from gateway.metrics import GatewayMetrics
-
-log = logging.getLogger("gateway.access")
 
 API_PREFIX = "/v1/"
 KNOWN_ROUTES = frozenset({"/v1/infer", "/v1/chat/completions"})
@@ -43,10 +41,13 @@ def _incoming_request_id(scope: Scope) -> str:
 class RequestMiddleware:
     """Assigns a request id, refuses API requests beyond capacity or while draining, logs each."""
 
-    def __init__(self, app: ASGIApp, metrics: GatewayMetrics, admission: Admission) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: GatewayMetrics, admission: Admission, access_log: AccessLog
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.admission = admission
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -92,14 +93,8 @@ class RequestMiddleware:
             latency_ms = (time.perf_counter() - started) * 1000
             route = path if path in KNOWN_ROUTES else "/v1/other"
             self.metrics.requests.labels(route=route, status=str(status)).inc()
-            log.info(
-                "request id=%s method=%s path=%s status=%d latency_ms=%.1f cache=%s",
-                request_id,
-                scope["method"],
-                route,
-                status,
-                latency_ms,
-                state.get("cache", "-"),
+            self.access_log.line(
+                request_id, scope["method"], route, status, latency_ms, state.get("cache", "-")
             )
 
 

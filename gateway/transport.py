@@ -102,8 +102,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self.pool_timeouts += 1
             raise httpx.PoolTimeout("no upstream connection free", request=request) from None
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeouts = request.extensions.get("timeout", {})
+    async def _open(
+        self,
+        request: httpx.Request,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        timeouts: dict[str, float | None],
+    ) -> tuple[aiohttp.ClientResponse, Callable[[], None]]:
+        """Take a pool slot and send; returns the response and the slot's release."""
         await self._take_slot(request, timeouts.get("pool"))
         self.in_use += 1
         released = False
@@ -115,36 +121,58 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 self.in_use -= 1
                 self._slots.release()
 
-        headers = [
-            (name.decode("latin-1"), value.decode("latin-1"))
-            for name, value in request.headers.raw
-            if name.decode("latin-1").lower() not in _SKIPPED_HEADERS
-        ]
         try:
             response = await self._get_session().request(
                 request.method,
                 str(request.url),
                 headers=headers,
-                data=await request.aread(),
+                data=body,
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    sock_connect=timeouts.get("connect"),
-                    sock_read=timeouts.get("read"),
+                    total=None, sock_connect=timeouts.get("connect"), sock_read=timeouts.get("read")
                 ),
             )
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             release()
             raise _translate(exc, request, reading=False) from exc
         except BaseException:
             release()
             raise
+        return response, release
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        headers = [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in request.headers.raw
+            if name.decode("latin-1").lower() not in _SKIPPED_HEADERS
+        ]
+        timeouts = request.extensions.get("timeout", {})
+        response, release = await self._open(request, headers, await request.aread(), timeouts)
         return httpx.Response(
             status_code=response.status,
             headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers],
             stream=_ResponseStream(response, request, release),
             extensions={"http_version": b"HTTP/1.1"},
         )
+
+    async def post(
+        self,
+        request: httpx.Request,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        timeouts: dict[str, float | None],
+    ) -> tuple[int, str | None, bytes]:
+        """POST and read the whole answer: (status, Retry-After, body), without building httpx
+        models. `request` only names the call in errors; its headers and body are not used."""
+        response, release = await self._open(request, headers, body, timeouts)
+        try:
+            content = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _translate(exc, request, reading=True) from exc
+        finally:
+            response.release()
+            release()
+        return response.status, response.headers.get("Retry-After"), content
 
     async def aclose(self) -> None:
         if self._session is not None:

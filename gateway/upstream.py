@@ -1,9 +1,12 @@
 """The provider client: the only module that talks httpx.
 
-One `httpx.AsyncClient` per process, created by the app lifespan with explicit pool limits and
-timeouts over the aiohttp-backed transport (`gateway.transport`), shared by every request and
-closed at shutdown. Every httpx failure is translated here into a `GatewayError`, so routes never
-see transport details.
+One pooled transport per process (`gateway.transport`, aiohttp underneath), created by the app
+lifespan with explicit pool limits and timeouts, shared by every request and closed at shutdown.
+Requests are httpx `Request`s sent straight to the transport with a prebuilt URL and headers:
+httpx's `AsyncClient` layer (URL merging, cookie and auth hooks, header copies) cost about a
+third of the gateway's CPU per request here, and the gateway needs none of it. Tests inject any
+httpx transport (`MockTransport`, `ASGITransport`). Every failure is translated here into a
+`GatewayError`, so routes never see transport details.
 """
 
 from __future__ import annotations
@@ -29,11 +32,10 @@ from gateway.transport import AiohttpTransport
 CHAT_COMPLETIONS_PATH = "/v1/chat/completions"
 
 
-def _retry_after(response: httpx.Response) -> int:
+def _retry_after(raw: str | None) -> int:
     """The provider's Retry-After in whole seconds (at least 1), defaulting to 1."""
-    raw = response.headers.get("retry-after", "")
     try:
-        return max(1, round(float(raw)))
+        return max(1, round(float(raw or "")))
     except ValueError:
         return 1
 
@@ -46,33 +48,43 @@ def _translate(exc: httpx.HTTPError) -> GatewayError:
     return UpstreamFailedError(type(exc).__name__)
 
 
-def _status_error(response: httpx.Response) -> GatewayError | None:
-    status = response.status_code
+def _status_error(status: int, retry_after: str | None) -> GatewayError | None:
     if status < 400:
         return None
     if status == 429:
-        return UpstreamRateLimitedError("upstream 429", retry_after=_retry_after(response))
+        return UpstreamRateLimitedError("upstream 429", retry_after=_retry_after(retry_after))
     return UpstreamFailedError(f"upstream status {status}")
 
 
 class UpstreamClient:
     """Calls the provider's OpenAI-compatible API over one pooled connection pool."""
 
-    def __init__(self, client: httpx.AsyncClient, transport: AiohttpTransport | None) -> None:
-        self._client = client
-        self.pool = transport
+    def __init__(
+        self,
+        transport: httpx.AsyncBaseTransport,
+        base_url: str,
+        headers: dict[str, str],
+        timeout: httpx.Timeout,
+    ) -> None:
+        self._transport = transport
+        self._url = httpx.URL(base_url.rstrip("/") + CHAT_COMPLETIONS_PATH)
+        self._headers = httpx.Headers(headers)
+        self._header_list = list(headers.items())
+        self._timeouts = timeout.as_dict()
+        self._extensions = {"timeout": self._timeouts}
+        self._name = httpx.Request("POST", self._url)
+        """Names every call in transport errors (the fast path builds no request per call)."""
+        self.pool = transport if isinstance(transport, AiohttpTransport) else None
         """The pooled transport, for pool metrics (None when a test injected its own)."""
 
     @classmethod
     def from_settings(
         cls, settings: GatewaySettings, transport: httpx.AsyncBaseTransport | None = None
     ) -> UpstreamClient:
-        pool = None
         if transport is None:
-            pool = AiohttpTransport(
+            transport = AiohttpTransport(
                 settings.upstream_max_connections, settings.upstream_max_keepalive
             )
-            transport = pool
         timeout = httpx.Timeout(
             connect=settings.upstream_connect_timeout,
             read=settings.upstream_read_timeout,
@@ -80,38 +92,57 @@ class UpstreamClient:
             pool=settings.upstream_pool_timeout,
         )
         token = settings.provider_auth_token.get_secret_value()
-        client = httpx.AsyncClient(
-            base_url=str(settings.upstream_base_url),
-            limits=httpx.Limits(
-                max_connections=settings.upstream_max_connections,
-                max_keepalive_connections=settings.upstream_max_keepalive,
-            ),
-            timeout=timeout,
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Content-Type": "application/json",
-                "Accept-Encoding": "identity",
-            },
-            transport=transport,
-        )
-        return cls(client, pool)
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+            "Accept-Encoding": "identity",
+        }
+        return cls(transport, str(settings.upstream_base_url), headers, timeout)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._transport.aclose()
+
+    def _request(self, payload: dict[str, Any]) -> httpx.Request:
+        return httpx.Request(
+            "POST",
+            self._url,
+            headers=self._headers,
+            content=orjson.dumps(payload),
+            extensions=self._extensions,
+        )
+
+    async def _post(self, payload: dict[str, Any]) -> tuple[int, str | None, bytes]:
+        """A whole non-streaming exchange: the pool's direct path when the transport is ours."""
+        try:
+            if self.pool is not None:
+                body = orjson.dumps(payload)
+                return await self.pool.post(self._name, self._header_list, body, self._timeouts)
+            response = await self._transport.handle_async_request(self._request(payload))
+            try:
+                content = await response.aread()
+            finally:
+                await response.aclose()
+            return response.status_code, response.headers.get("retry-after"), content
+        except httpx.HTTPError as exc:
+            raise _translate(exc) from exc
+
+    async def _send(self, payload: dict[str, Any]) -> httpx.Response:
+        try:
+            return await self._transport.handle_async_request(self._request(payload))
+        except httpx.HTTPError as exc:
+            raise _translate(exc) from exc
 
     async def chat_completion(self, payload: dict[str, Any]) -> tuple[dict[str, Any], float]:
         """POST a chat completion; returns the decoded body and the upstream latency in seconds."""
         started = time.perf_counter()
-        try:
-            response = await self._client.post(CHAT_COMPLETIONS_PATH, content=orjson.dumps(payload))
-        except httpx.HTTPError as exc:
-            raise _translate(exc) from exc
+        status, retry_after, content = await self._post(payload)
         elapsed = time.perf_counter() - started
-        error = _status_error(response)
+        error = _status_error(status, retry_after)
         if error is not None:
             raise error
         try:
-            body = orjson.loads(response.content)
+            body = orjson.loads(content)
         except orjson.JSONDecodeError as exc:
             raise UpstreamFailedError("upstream body is not JSON") from exc
         if not isinstance(body, dict):
@@ -127,15 +158,9 @@ class UpstreamClient:
         Errors before the first byte (status, connect) raise `GatewayError`; leaving the context
         closes the upstream response, which cancels the provider's work if it was not finished.
         """
-        request = self._client.build_request(
-            "POST", CHAT_COMPLETIONS_PATH, content=orjson.dumps(payload)
-        )
+        response = await self._send(payload)
         try:
-            response = await self._client.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise _translate(exc) from exc
-        try:
-            error = _status_error(response)
+            error = _status_error(response.status_code, response.headers.get("retry-after"))
             if error is not None:
                 raise error
             yield _translated(response.aiter_raw())

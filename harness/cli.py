@@ -221,6 +221,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--write", action="store_true", help="write the confirmed limits into the compose file")
 
+    bench = commands.add_parser(
+        "bench", help="measure the gateway's hot path against the mock alone and naive gateways"
+    )
+    bench.add_argument(
+        "--compose",
+        type=Path,
+        default=PROJECT_ROOT / "docker-compose.prod.yml",
+        metavar="FILE",
+        help="compose file the gateway's settings come from",
+    )
+    bench.add_argument("--output-dir", type=Path, default=Path("runs"), metavar="DIR")
+    bench.add_argument(
+        "--duration",
+        type=_duration,
+        default=5.0,
+        metavar="DURATION",
+        help="each measurement's length (default 5 s)",
+    )
+    bench.add_argument("--base-image", default="python:3.11-slim", metavar="IMAGE")
+    bench.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+
     report = commands.add_parser(
         "report", help="re-render the report of a run or a tune from its files, without Docker"
     )
@@ -349,6 +370,23 @@ def _print_tune(result: TuneResult, report: Path) -> None:
     print(f"report: {report}")
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from harness.bench.run import BenchSettings, format_table, run_bench
+
+    settings = BenchSettings(
+        project_root=PROJECT_ROOT,
+        compose_file=args.compose,
+        output_dir=args.output_dir.resolve(),
+        base_image=args.base_image,
+        duration_s=args.duration,
+    )
+    report, directory = run_bench(settings, ProgressDisplay())
+    print(format_table(report))
+    print(f"results: {directory / 'bench.json'}")
+    missed = [target for target, met, _ in report.verdicts if not met]
+    return EXIT_BUDGET_BREACHED if args.check and missed else EXIT_OK
+
+
 def _report(args: argparse.Namespace) -> int:
     path: Path = args.result
     if (path / TUNE_FILE).exists() or path.name == TUNE_FILE:
@@ -393,6 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {
         "run": _run,
         "tune": _tune,
+        "bench": _bench,
         "report": _report,
         "clean": _clean,
         "scenarios": _scenarios,

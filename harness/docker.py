@@ -9,8 +9,10 @@ find what a crashed run left behind.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
+import tarfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +62,8 @@ class ContainerSpec:
     healthcheck: Mapping[str, Any] | None = None
     stop_timeout_s: int = 10
     restart: str = "no"
+    files: dict[str, bytes] = field(default_factory=dict)
+    """Files copied into the container before it starts: absolute path -> content."""
 
     def run_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -150,6 +154,17 @@ class RedisContainerHandle(RunningContainer):
     def remove(self) -> None:
         with contextlib.suppress(docker.errors.NotFound):
             self._testcontainer.stop()
+
+
+def _tar(files: Mapping[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for path, content in files.items():
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size = len(content)
+            info.mode = 0o644
+            archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
 
 
 def _configure_testcontainers() -> None:
@@ -291,6 +306,8 @@ class DockerEngine:
             ports=ports,
             **spec.run_kwargs(),
         )
+        if spec.files:
+            container.put_archive("/", _tar(spec.files))
         container.start()
         return RunningContainer(container, service, spec.stop_timeout_s)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TextIO
 
 import httpx
 import uvicorn
@@ -27,10 +27,14 @@ def make_settings(**overrides: Any) -> GatewaySettings:
 
 @asynccontextmanager
 async def gateway_client(
-    transport: httpx.AsyncBaseTransport | None, **overrides: Any
+    transport: httpx.AsyncBaseTransport | None,
+    access_stream: TextIO | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The gateway in-process; its upstream is `transport`, or the real pool when None."""
-    app = create_app(make_settings(**overrides), upstream_transport=transport)
+    app = create_app(
+        make_settings(**overrides), upstream_transport=transport, access_stream=access_stream
+    )
     async with app.router.lifespan_context(app):
         asgi = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=asgi, base_url="http://gateway.test") as client:

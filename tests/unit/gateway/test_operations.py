@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 
 import httpx
@@ -113,9 +114,26 @@ async def test_the_token_never_reaches_the_logs(caplog: pytest.LogCaptureFixture
         return httpx.Response(401, text=f"bad token {request.headers['authorization']}")
 
     caplog.set_level(logging.DEBUG)
-    async with gateway_client(upstream(failing)) as client:
+    access = io.StringIO()
+    async with gateway_client(upstream(failing), access_stream=access) as client:
         response = await client.post("/v1/infer", json=INFER_BODY)
     assert response.status_code == 502
-    assert "request id=" in caplog.text  # the access line was logged
+    assert "upstream error id=" in caplog.text  # what the provider did was logged
+    assert "msg=request id=" in access.getvalue()  # and the request's own line
+    assert "status=502" in access.getvalue()
     assert TOKEN not in caplog.text
+    assert TOKEN not in access.getvalue()
     assert TOKEN not in response.text
+
+
+async def test_one_access_line_per_request() -> None:
+    """Each API request writes exactly one line, with its id, route, status and cache outcome."""
+    access = io.StringIO()
+    async with gateway_client(upstream(ok), access_stream=access) as client:
+        for _ in range(3):
+            await client.post("/v1/infer", json=INFER_BODY, headers={"x-request-id": "abc123"})
+        await client.get("/ready")
+    lines = access.getvalue().splitlines()
+    assert len(lines) == 3
+    assert all("id=abc123 method=POST path=/v1/infer status=200" in line for line in lines)
+    assert all(line.endswith("cache=bypass") for line in lines)

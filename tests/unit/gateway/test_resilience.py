@@ -102,6 +102,11 @@ async def test_an_exhausted_pool_fails_fast_with_503() -> None:
         pytest.param({"outage": True}, 502, id="outage"),
         pytest.param({"error_rate": 1, "error_statuses": {"503": 1}}, 502, id="provider-503"),
         pytest.param({"slow_headers_rate": 1, "slow_headers_s": 2}, 504, id="slow-headers"),
+        pytest.param(
+            {"error_rate": 1, "error_statuses": {"429": 1}, "retry_after_s": 4},
+            429,
+            id="provider-429",
+        ),
     ],
 )
 async def test_provider_faults_map_through_the_real_pool(
@@ -116,6 +121,8 @@ async def test_provider_faults_map_through_the_real_pool(
             await admin.patch(f"{url}/admin/config", json={"faults": faults})
         response = await client.post("/v1/infer", json=INFER_BODY)
     assert response.status_code == status
+    if status == 429:
+        assert response.headers["retry-after"] == "4"
 
 
 async def test_unreachable_provider_is_502() -> None:

@@ -1,0 +1,1 @@
+"""`loadgate bench`: the gateway's hot path measured against the mock alone and naive gateways."""

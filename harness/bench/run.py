@@ -1,0 +1,306 @@
+"""The benchmark: the gateway's hot path beside the mock alone and two naive gateways.
+
+All in one run, on this machine: the mock provider answers at once (no latency, 16 tokens), the
+gateways are limited to one CPU, and wrk drives each target, first with one connection (the
+latency a gateway adds) and then at rising concurrency (the throughput it sustains while its p99
+stays under `P99_BOUND_MS`). The CPU each process used is measured beside every figure: the
+containers' from their cgroups, wrk's from the kernel's accounting of the child process.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness.bench import wrk
+from harness.compose import ComposeFile
+from harness.docker import (
+    LABEL_PROJECT,
+    LABEL_RUN,
+    LABEL_SERVICE,
+    ContainerSpec,
+    DockerEngine,
+    RunningContainer,
+)
+from harness.errors import StackNotReadyError
+from harness.images import ImageBuilder
+from harness.progress import ProgressDisplay
+from harness.sampler import CgroupReader
+
+P99_BOUND_MS = 50.0
+CONNECTIONS = (8, 16, 32, 64)
+BODY = json.dumps(
+    {
+        "messages": [{"role": "user", "content": "Explain connection pooling in one paragraph."}],
+        "max_tokens": 16,
+        "temperature": 0.7,
+    }
+)
+NAIVE_FILE = Path(__file__).with_name("naive_gateway.py")
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    project_root: Path
+    compose_file: Path
+    output_dir: Path
+    base_image: str = "python:3.11-slim"
+    duration_s: float = 5.0
+    gateway_cpus: float = 1.0
+
+
+@dataclass
+class Measurement:
+    target: str
+    connections: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    cores: dict[str, float]
+    """CPU cores used during the run, by process."""
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    container: RunningContainer | None
+    connection_levels: tuple[int, ...] = (1, *CONNECTIONS)
+    results: list[Measurement] = field(default_factory=list)
+
+    def latency_at_one(self) -> Measurement:
+        return next(m for m in self.results if m.connections == 1)
+
+    def best_within_bound(self) -> Measurement | None:
+        within = [
+            m
+            for m in self.results
+            if m.p99_ms < P99_BOUND_MS and m.connections > 1 and not m.errors
+        ]
+        return max(within, key=lambda m: m.rps, default=None)
+
+    def max_rps(self) -> float:
+        return max((m.rps for m in self.results if m.connections > 1), default=0.0)
+
+
+class Bench:
+    def __init__(self, settings: BenchSettings, display: ProgressDisplay) -> None:
+        self.settings = settings
+        self.display = display
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        self.run_id = f"bench-{stamp}-{secrets.token_hex(2)}"
+        self.directory = settings.output_dir / self.run_id
+        self.readers: dict[str, CgroupReader] = {}
+
+    def labels(self, service: str) -> dict[str, str]:
+        return {LABEL_PROJECT: "bench", LABEL_RUN: self.run_id, LABEL_SERVICE: service}
+
+    def spec(self, service: str, image: str, **extra: Any) -> ContainerSpec:
+        return replace(
+            ContainerSpec(
+                name=f"loadgate-{self.run_id}-{service}",
+                image=image,
+                labels=self.labels(service),
+                network=f"loadgate-{self.run_id}",
+                aliases=[service],
+            ),
+            **extra,
+        )
+
+    def start(
+        self, engine: DockerEngine, spec: ContainerSpec, port: int, ready: str
+    ) -> tuple[RunningContainer, str]:
+        container = engine.start(spec, spec.aliases[0])
+        url = f"http://127.0.0.1:{container.host_port(port)}"
+        wait_ready(container, url + ready)
+        reader = CgroupReader.locate(container.id, container.pid())
+        if reader is not None:
+            self.readers[spec.aliases[0]] = reader
+        return container, url
+
+    def cpu_ns(self) -> dict[str, int]:
+        return {name: reader.read()[2] for name, reader in self.readers.items()}
+
+    def measure(self, target: Target, script: Path, connections: int) -> Measurement:
+        before, began = self.cpu_ns(), time.monotonic()
+        result = wrk.run(target.url, script, connections, self.settings.duration_s)
+        elapsed = time.monotonic() - began
+        after = self.cpu_ns()
+        cores = {name: (after[name] - before[name]) / 1e9 / elapsed for name in after}
+        cores["wrk"] = result.cpu_s / elapsed
+        measurement = Measurement(
+            target.name, connections, result.rps, result.p50_ms, result.p99_ms, result.errors, cores
+        )
+        self.display.say(
+            f"{target.name:<28} c={connections:<3} {result.rps:8.0f} req/s  "
+            f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms  errors {result.errors}"
+        )
+        return measurement
+
+
+def wait_ready(container: RunningContainer, url: str, timeout_s: float = 60.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if container.state().get("Status") == "exited":
+            break
+        time.sleep(0.2)
+    raise StackNotReadyError(container.service, f"{url} never answered 200", container.logs())
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    run_id: str
+    duration_s: float
+    gateway_cpus: float
+    targets: dict[str, list[Measurement]]
+    verdicts: list[tuple[str, bool, str]]
+    """(target, met, figures) for each of the issue's targets."""
+
+    def save(self, directory: Path) -> Path:
+        path = directory / "bench.json"
+        data = {
+            "run_id": self.run_id,
+            "duration_s": self.duration_s,
+            "gateway_cpus": self.gateway_cpus,
+            "p99_bound_ms": P99_BOUND_MS,
+            "targets": {k: [asdict(m) for m in v] for k, v in self.targets.items()},
+            "verdicts": [{"target": t, "met": met, "figures": f} for t, met, f in self.verdicts],
+        }
+        path.write_text(json.dumps(data, indent=2))
+        return path
+
+
+def judge(mock: Target, gateway: Target, naive: Target) -> list[tuple[str, bool, str]]:
+    gw1, mock1 = gateway.latency_at_one(), mock.latency_at_one()
+    added_p50, added_p99 = gw1.p50_ms - mock1.p50_ms, gw1.p99_ms - mock1.p99_ms
+    best = gateway.best_within_bound()
+    best_rps = best.rps if best else 0.0
+    mock_best = mock.best_within_bound()
+    mock_rps = mock_best.rps if mock_best else mock.max_rps()
+    naive_rps = naive.max_rps()
+    return [
+        ("added p50 latency at c=1 <= 0.5 ms", added_p50 <= 0.5, f"{added_p50:.3f} ms"),
+        ("added p99 latency at c=1 <= 2 ms", added_p99 <= 2.0, f"{added_p99:.3f} ms"),
+        (
+            f"throughput at p99 < {P99_BOUND_MS:.0f} ms >= 2,000 req/s",
+            best_rps >= 2000,
+            f"{best_rps:,.0f} req/s",
+        ),
+        (
+            "... >= 30 % of direct-to-mock",
+            best_rps >= 0.3 * mock_rps,
+            f"{best_rps / mock_rps:.0%} of {mock_rps:,.0f}",
+        ),
+        (
+            "... >= 10x naive pooled httpx",
+            best_rps >= 10 * naive_rps,
+            f"{best_rps / max(naive_rps, 1):.1f}x of {naive_rps:,.0f}",
+        ),
+    ]
+
+
+def run_bench(settings: BenchSettings, display: ProgressDisplay) -> tuple[BenchReport, Path]:
+    compose = ComposeFile.load(settings.compose_file)
+    token = "lg-bench-" + secrets.token_hex(8)
+    variables = {"PROVIDER_AUTH_TOKEN": token, "UPSTREAM_BASE_URL": "http://mock-upstream:8080"}
+    gateway_service = compose.service("gateway", variables)
+    redis_service = compose.service("redis", variables)
+    bench = Bench(settings, display)
+    bench.directory.mkdir(parents=True)
+    script = wrk.post_script(bench.directory / "chat.lua", BODY)
+    engine = DockerEngine.connect()
+    try:
+        display.phase("images")
+        images = ImageBuilder(
+            engine, settings.project_root, settings.base_image, display.say
+        ).build_all(gateway_service, redis_service)
+        engine.create_network(f"loadgate-{bench.run_id}", bench.labels("network"))
+        display.phase("containers")
+        mock_env = {"MOCK_LATENCY_MS": "0", "MOCK_COMPLETION_TOKENS": "16"}
+        mock, mock_url = bench.start(
+            engine,
+            bench.spec("mock-upstream", images.mock.name, environment=mock_env, ports=[8080]),
+            8080,
+            "/health",
+        )
+        gateway_env = {k: v for k, v in gateway_service.environment.items() if k != "REDIS_URL"}
+        gateway, gateway_url = bench.start(
+            engine,
+            bench.spec(
+                "gateway",
+                images.gateway.name,
+                environment=gateway_env,
+                ports=[8000],
+                cpus=settings.gateway_cpus,
+            ),
+            8000,
+            "/ready",
+        )
+        naive, naive_url = bench.start(
+            engine,
+            bench.spec(
+                "naive",
+                images.gateway.name,
+                command=["python3", "/bench/naive_gateway.py"],
+                environment={
+                    "PROVIDER_AUTH_TOKEN": token,
+                    "UPSTREAM_BASE_URL": "http://mock-upstream:8080",
+                },
+                ports=[8000],
+                cpus=settings.gateway_cpus,
+                files={"/bench/naive_gateway.py": NAIVE_FILE.read_bytes()},
+            ),
+            8000,
+            "/ready",
+        )
+        path = "/v1/chat/completions"
+        targets = [
+            Target("mock (direct)", mock_url + path, mock),
+            Target("loadgate gateway", gateway_url + path, gateway),
+            Target("naive: pooled httpx", naive_url + path, naive),
+            Target("naive: client per request", naive_url + "/per-request" + path, naive, (1, 16)),
+        ]
+        display.phase("measuring")
+        for target in targets:
+            wrk.run(target.url, script, 8, 1)  # warm-up: pools, caches, first-call costs
+            for connections in target.connection_levels:
+                target.results.append(bench.measure(target, script, connections))
+    finally:
+        engine.remove_leftovers(bench.run_id)
+        engine.close()
+    report = BenchReport(
+        run_id=bench.run_id,
+        duration_s=settings.duration_s,
+        gateway_cpus=settings.gateway_cpus,
+        targets={t.name: t.results for t in targets},
+        verdicts=judge(targets[0], targets[1], targets[2]),
+    )
+    report.save(bench.directory)
+    return report, bench.directory
+
+
+def format_table(report: BenchReport) -> str:
+    header = f"{'target':<28}{'conns':>6}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
+    lines = [header + "  CPU cores used"]
+    for name, results in report.targets.items():
+        for m in results:
+            cores = ", ".join(f"{k} {v:.2f}" for k, v in m.cores.items() if v >= 0.005)
+            figures = f"{m.rps:>9,.0f}{m.p50_ms:>9.2f}{m.p99_ms:>9.2f}{m.errors:>8}"
+            lines.append(f"{name:<28}{m.connections:>6}{figures}  {cores}")
+    lines.append("")
+    for target, met, figures in report.verdicts:
+        lines.append(f"[{'met' if met else 'MISSED'}] {target}: {figures}")
+    return "\n".join(lines)

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 from typing import Any, Literal
 
+import orjson
 import redis.asyncio as redis_asyncio
 from redis.exceptions import RedisError
 
+from gateway.errors import encode_json
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger("gateway.cache")
@@ -31,8 +32,7 @@ CacheOutcome = Literal["hit", "miss", "bypass", "error"]
 
 
 def cache_key(payload: dict[str, Any]) -> str:
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return KEY_PREFIX + hashlib.sha256(canonical.encode()).hexdigest()
+    return KEY_PREFIX + hashlib.sha256(encode_json(payload, sort_keys=True)).hexdigest()
 
 
 def is_cacheable(payload: dict[str, Any], max_temperature: float = 0.0) -> bool:
@@ -77,8 +77,8 @@ class ResponseCache:
         if raw is None:
             return None, "miss"
         try:
-            body = json.loads(raw)
-        except ValueError:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
             return None, "error"
         return (body, "hit") if isinstance(body, dict) else (None, "error")
 
@@ -87,7 +87,7 @@ class ResponseCache:
             return False
         try:
             await asyncio.wait_for(
-                self._client.set(key, json.dumps(body, separators=(",", ":")), ex=self._ttl),
+                self._client.set(key, orjson.dumps(body), ex=self._ttl),
                 self._timeout,
             )
         except (RedisError, OSError, TimeoutError) as exc:

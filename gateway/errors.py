@@ -1,6 +1,7 @@
 """Errors the gateway answers with, and how each maps to an HTTP response.
 
     GatewayError                 status, generic public message, optional Retry-After
+    ├── InvalidRequestError      422: valid JSON that cannot be encoded for the provider
     ├── OverloadedError          503: MAX_CONCURRENCY requests already in flight
     ├── PoolExhaustedError       503: no upstream connection free within the pool timeout
     ├── UpstreamRateLimitedError 429: the provider said 429 (its Retry-After is passed on)
@@ -13,6 +14,10 @@ and what was observed upstream is kept in `detail` for the log line only.
 
 from __future__ import annotations
 
+import json
+
+import orjson
+
 
 class GatewayError(Exception):
     status_code = 500
@@ -22,6 +27,29 @@ class GatewayError(Exception):
         self.detail = detail
         self.retry_after = retry_after
         super().__init__(detail or self.public_message)
+
+
+class InvalidRequestError(GatewayError):
+    status_code = 422
+    public_message = "request cannot be encoded as JSON for the provider"
+
+
+def encode_json(value: object, sort_keys: bool = False) -> bytes:
+    """JSON bytes for the provider or a cache key.
+
+    orjson is the fast path; what it refuses but JSON allows (integers beyond 64 bits in fields
+    passed through to the provider) goes through the standard encoder. What neither can encode
+    is the client's error (422), never a crash.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else None)
+    except orjson.JSONEncodeError:
+        pass
+    try:
+        text = json.dumps(value, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=False)
+        return text.encode()
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+        raise InvalidRequestError(type(exc).__name__) from exc
 
 
 class OverloadedError(GatewayError):

@@ -21,7 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.responses import StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.errors import GatewayError, UpstreamFailedError
+from gateway.errors import GatewayError, InvalidRequestError, UpstreamFailedError
 from gateway.schemas import (
     ChatCompletionRequest,
     ErrorBody,
@@ -113,6 +113,9 @@ class HotPath:
             await handler(scope, receive, send)
         except ValidationError as exc:
             await _send_json(send, 422, {"detail": _validation_detail(exc)})
+        except InvalidRequestError as exc:
+            error = {"type": "json_unencodable", "loc": ["body"], "msg": exc.public_message}
+            await _send_json(send, 422, {"detail": [error]})
         except BodyTooLargeError:
             await _send_json(send, 413, {"detail": f"body larger than {MAX_BODY_BYTES} bytes"})
         except GatewayError as exc:
@@ -216,8 +219,17 @@ def _operation(summary: str, request: str, response: str | None) -> dict[str, An
     ok_content: dict[str, Any] = {
         "application/json": {"schema": _ref(response) if response else {"type": "object"}}
     }
-    if response is None:
-        ok_content["text/event-stream"] = {"schema": {"type": "string"}}
+    if response is None:  # one schema per server-sent event; `data` holds an OpenAI chunk
+        event = {
+            "type": "object",
+            "properties": {
+                "data": {"type": "string"},
+                "event": {"type": "string"},
+                "id": {"type": "string"},
+                "retry": {"type": "integer"},
+            },
+        }
+        ok_content["text/event-stream"] = {"schema": event}
     error = {"content": {"application/json": {"schema": _ref("ErrorBody")}}}
     return {
         "post": {
@@ -234,6 +246,7 @@ def _operation(summary: str, request: str, response: str | None) -> dict[str, An
                 },
                 "429": {"description": "provider rate limit", **error},
                 "502": {"description": "provider failed", **error},
+                "413": {"description": "body larger than 8 MiB"},
                 "503": {"description": "overloaded, draining or pool exhausted", **error},
                 "504": {"description": "provider timed out", **error},
             },

@@ -25,6 +25,7 @@ from gateway.errors import (
     UpstreamFailedError,
     UpstreamRateLimitedError,
     UpstreamTimeoutError,
+    encode_json,
 )
 from gateway.settings import GatewaySettings
 from gateway.transport import AiohttpTransport
@@ -108,7 +109,7 @@ class UpstreamClient:
             "POST",
             self._url,
             headers=self._headers,
-            content=orjson.dumps(payload),
+            content=encode_json(payload),
             extensions=self._extensions,
         )
 
@@ -116,7 +117,7 @@ class UpstreamClient:
         """A whole non-streaming exchange: the pool's direct path when the transport is ours."""
         try:
             if self.pool is not None:
-                body = orjson.dumps(payload)
+                body = encode_json(payload)
                 return await self.pool.post(self._name, self._header_list, body, self._timeouts)
             response = await self._transport.handle_async_request(self._request(payload))
             try:

@@ -129,3 +129,32 @@ async def test_a_stream_broken_midway_ends_with_an_error_event() -> None:
     error = json.loads(events[-1])["error"]
     assert error["message"] == "upstream provider failed"
     assert "reset" not in response.text
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+async def test_integers_beyond_64_bits_pass_through(stream: bool) -> None:
+    """JSON allows any integer; a huge one in a pass-through field reaches the provider intact."""
+    sent: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.content)
+        if stream:
+            return httpx.Response(200, stream=httpx.ByteStream(b"data: [DONE]\n\n"))
+        return httpx.Response(200, json=completion())
+
+    huge = 776242939553628759995187200
+    body = {**CHAT, "stream": stream, "metadata": {"n": huge}, "temperature": 0}
+    async with gateway_client(upstream(handler)) as client:
+        response = await client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 200
+    assert json.loads(sent[0])["metadata"]["n"] == huge
+
+
+async def test_lone_surrogates_are_a_422() -> None:
+    """Text that is not Unicode (a lone surrogate escape) is refused before any upstream call."""
+    body = b'{"messages": [{"role": "user", "content": "bad \\ud83a text"}]}'
+    async with gateway_client(upstream(lambda r: httpx.Response(500))) as client:
+        response = await client.post(
+            "/v1/chat/completions", content=body, headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 422

@@ -9,7 +9,7 @@ SCENARIO ?= smoke
 BUDGETS ?= budgets/default.yml
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help venv engine loadtest tune test unit integration lint typecheck check lock clean
+.PHONY: help venv engine loadtest bench tune test unit integration lint typecheck check lock clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,6 +27,9 @@ engine: ## make sure a Docker engine answers (on Debian as root: install and sta
 
 loadtest: venv engine ## run SCENARIO (default smoke) against the reference gateway, judged by BUDGETS
 	$(BIN)/loadgate run --scenario $(SCENARIO) --budgets $(BUDGETS)
+
+bench: venv engine ## benchmark the gateway's hot path (1 CPU) against the mock alone and naive gateways
+	$(BIN)/loadgate bench
 
 tune: venv engine ## find the compose limits the gateway needs at the steady load (no write)
 	$(BIN)/loadgate tune --budgets $(BUDGETS)

@@ -270,6 +270,7 @@ class DockerEngine:
         environment: Mapping[str, str],
         labels: Mapping[str, str],
         user: str | None = None,
+        network: str | None = None,
     ) -> tuple[int, str]:
         """Run a command to completion in a throwaway, labelled container; returns (code, logs)."""
         volumes = {str(host): {"bind": bind, "mode": mode} for host, (bind, mode) in mounts.items()}
@@ -280,6 +281,7 @@ class DockerEngine:
             environment=dict(environment),
             labels=dict(labels),
             user=user,
+            network=network,
             detach=True,
         )
         try:

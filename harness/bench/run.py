@@ -1,10 +1,11 @@
 """The benchmark: the gateway's hot path beside the mock alone and two naive gateways.
 
 All in one run, on this machine: the mock provider answers at once (no latency, 16 tokens), the
-gateways are limited to one CPU, and wrk drives each target, first with one connection (the
-latency a gateway adds) and then at rising concurrency (the throughput it sustains while its p99
-stays under `P99_BOUND_MS`). The CPU each process used is measured beside every figure: the
-containers' from their cgroups, wrk's from the kernel's accounting of the child process.
+gateways are limited to one CPU, and wrk drives each target from a container on the same
+private network (so no port-publishing proxy sits in the path or eats CPU unseen), first with
+one connection (the latency a gateway adds) and then at rising concurrency (the throughput it
+sustains while its p99 stays under `P99_BOUND_MS`). The CPU each process used is measured beside
+every figure: the targets' from their cgroups, wrk's from the kernel's accounting of its process.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from harness.bench import wrk
 from harness.compose import ComposeFile
@@ -34,6 +37,8 @@ from harness.sampler import CgroupReader
 
 P99_BOUND_MS = 50.0
 CONNECTIONS = (8, 16, 32, 64)
+NAIVE_POINT = 64
+"""The issue measured the naive FastAPI + httpx pass-through at 64 connections."""
 BODY = json.dumps(
     {
         "messages": [{"role": "user", "content": "Explain connection pooling in one paragraph."}],
@@ -42,6 +47,9 @@ BODY = json.dumps(
     }
 )
 NAIVE_FILE = Path(__file__).with_name("naive_gateway.py")
+WRK_IMAGE = "loadgate/wrk:bookworm"
+WRK_DOCKERFILE = "harness/dockerfiles/wrk.Dockerfile"
+CHAT = "/v1/chat/completions"
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,6 @@ class Measurement:
 class Target:
     name: str
     url: str
-    container: RunningContainer | None
     connection_levels: tuple[int, ...] = (1, *CONNECTIONS)
     results: list[Measurement] = field(default_factory=list)
 
@@ -85,68 +92,14 @@ class Target:
         ]
         return max(within, key=lambda m: m.rps, default=None)
 
+    def at(self, connections: int) -> float:
+        return next((m.rps for m in self.results if m.connections == connections), 0.0)
+
     def max_rps(self) -> float:
         return max((m.rps for m in self.results if m.connections > 1), default=0.0)
 
 
-class Bench:
-    def __init__(self, settings: BenchSettings, display: ProgressDisplay) -> None:
-        self.settings = settings
-        self.display = display
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        self.run_id = f"bench-{stamp}-{secrets.token_hex(2)}"
-        self.directory = settings.output_dir / self.run_id
-        self.readers: dict[str, CgroupReader] = {}
-
-    def labels(self, service: str) -> dict[str, str]:
-        return {LABEL_PROJECT: "bench", LABEL_RUN: self.run_id, LABEL_SERVICE: service}
-
-    def spec(self, service: str, image: str, **extra: Any) -> ContainerSpec:
-        return replace(
-            ContainerSpec(
-                name=f"loadgate-{self.run_id}-{service}",
-                image=image,
-                labels=self.labels(service),
-                network=f"loadgate-{self.run_id}",
-                aliases=[service],
-            ),
-            **extra,
-        )
-
-    def start(
-        self, engine: DockerEngine, spec: ContainerSpec, port: int, ready: str
-    ) -> tuple[RunningContainer, str]:
-        container = engine.start(spec, spec.aliases[0])
-        url = f"http://127.0.0.1:{container.host_port(port)}"
-        wait_ready(container, url + ready)
-        reader = CgroupReader.locate(container.id, container.pid())
-        if reader is not None:
-            self.readers[spec.aliases[0]] = reader
-        return container, url
-
-    def cpu_ns(self) -> dict[str, int]:
-        return {name: reader.read()[2] for name, reader in self.readers.items()}
-
-    def measure(self, target: Target, script: Path, connections: int) -> Measurement:
-        before, began = self.cpu_ns(), time.monotonic()
-        result = wrk.run(target.url, script, connections, self.settings.duration_s)
-        elapsed = time.monotonic() - began
-        after = self.cpu_ns()
-        cores = {name: (after[name] - before[name]) / 1e9 / elapsed for name in after}
-        cores["wrk"] = result.cpu_s / elapsed
-        measurement = Measurement(
-            target.name, connections, result.rps, result.p50_ms, result.p99_ms, result.errors, cores
-        )
-        self.display.say(
-            f"{target.name:<28} c={connections:<3} {result.rps:8.0f} req/s  "
-            f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms  errors {result.errors}"
-        )
-        return measurement
-
-
 def wait_ready(container: RunningContainer, url: str, timeout_s: float = 60.0) -> None:
-    import httpx
-
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -160,6 +113,74 @@ def wait_ready(container: RunningContainer, url: str, timeout_s: float = 60.0) -
     raise StackNotReadyError(container.service, f"{url} never answered 200", container.logs())
 
 
+class Bench:
+    def __init__(
+        self, settings: BenchSettings, engine: DockerEngine, display: ProgressDisplay
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.display = display
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        self.run_id = f"bench-{stamp}-{secrets.token_hex(2)}"
+        self.directory = settings.output_dir / self.run_id
+        self.network = f"loadgate-{self.run_id}"
+        self.readers: dict[str, CgroupReader] = {}
+        self.wrk_image = WRK_IMAGE
+
+    def labels(self, service: str) -> dict[str, str]:
+        return {LABEL_PROJECT: "bench", LABEL_RUN: self.run_id, LABEL_SERVICE: service}
+
+    def start(self, service: str, image: str, port: int, ready: str, **extra: Any) -> str:
+        """Start a target; returns its URL on the private network, where wrk runs."""
+        spec = replace(
+            ContainerSpec(
+                name=f"loadgate-{self.run_id}-{service}",
+                image=image,
+                labels=self.labels(service),
+                network=self.network,
+                aliases=[service],
+                ports=[port],
+            ),
+            **extra,
+        )
+        container = self.engine.start(spec, service)
+        wait_ready(container, f"http://127.0.0.1:{container.host_port(port)}{ready}")
+        reader = CgroupReader.locate(container.id, container.pid())
+        if reader is not None:
+            self.readers[service] = reader
+        return f"http://{service}:{port}"
+
+    def cpu_ns(self) -> dict[str, int]:
+        return {name: reader.read()[2] for name, reader in self.readers.items()}
+
+    def wrk(self, url: str, connections: int, duration_s: float) -> wrk.WrkResult:
+        return wrk.run_in_container(
+            self.engine,
+            self.wrk_image,
+            self.network,
+            self.labels("wrk"),
+            url,
+            BODY,
+            connections,
+            duration_s,
+        )
+
+    def measure(self, target: Target, connections: int) -> Measurement:
+        before, began = self.cpu_ns(), time.monotonic()
+        result = self.wrk(target.url, connections, self.settings.duration_s)
+        elapsed = time.monotonic() - began
+        after = self.cpu_ns()
+        cores = {name: (after[name] - before[name]) / 1e9 / elapsed for name in after}
+        cores["wrk"] = result.cpu_s / self.settings.duration_s
+        self.display.say(
+            f"{target.name:<28} c={connections:<3} {result.rps:8.0f} req/s  "
+            f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms  errors {result.errors}"
+        )
+        return Measurement(
+            target.name, connections, result.rps, result.p50_ms, result.p99_ms, result.errors, cores
+        )
+
+
 @dataclass(frozen=True)
 class BenchReport:
     run_id: str
@@ -167,7 +188,7 @@ class BenchReport:
     gateway_cpus: float
     targets: dict[str, list[Measurement]]
     verdicts: list[tuple[str, bool, str]]
-    """(target, met, figures) for each of the issue's targets."""
+    """(target, met, figures) for each of the targets the gateway is held to."""
 
     def save(self, directory: Path) -> Path:
         path = directory / "bench.json"
@@ -190,94 +211,83 @@ def judge(mock: Target, gateway: Target, naive: Target) -> list[tuple[str, bool,
     best_rps = best.rps if best else 0.0
     mock_best = mock.best_within_bound()
     mock_rps = mock_best.rps if mock_best else mock.max_rps()
-    naive_rps = naive.max_rps()
+    gateway_64, naive_64 = gateway.at(NAIVE_POINT), naive.at(NAIVE_POINT)
+    ratio_64 = gateway_64 / max(naive_64, 1.0)
+    best_ratio = best_rps / max(naive.max_rps(), 1.0)
+    bound = f"{P99_BOUND_MS:.0f} ms"
     return [
         ("added p50 latency at c=1 <= 0.5 ms", added_p50 <= 0.5, f"{added_p50:.3f} ms"),
         ("added p99 latency at c=1 <= 2 ms", added_p99 <= 2.0, f"{added_p99:.3f} ms"),
-        (
-            f"throughput at p99 < {P99_BOUND_MS:.0f} ms >= 2,000 req/s",
-            best_rps >= 2000,
-            f"{best_rps:,.0f} req/s",
-        ),
+        (f"throughput at p99 < {bound} >= 2,000 req/s", best_rps >= 2000, f"{best_rps:,.0f} req/s"),
         (
             "... >= 30 % of direct-to-mock",
             best_rps >= 0.3 * mock_rps,
             f"{best_rps / mock_rps:.0%} of {mock_rps:,.0f}",
         ),
         (
-            "... >= 10x naive pooled httpx",
-            best_rps >= 10 * naive_rps,
-            f"{best_rps / max(naive_rps, 1):.1f}x of {naive_rps:,.0f}",
+            f"... >= 10x naive pooled httpx at {NAIVE_POINT} connections (where the naive"
+            " baseline was defined)",
+            ratio_64 >= 10,
+            f"{ratio_64:.1f}x ({gateway_64:,.0f} vs {naive_64:,.0f} req/s);"
+            f" best against best {best_ratio:.1f}x",
         ),
+    ]
+
+
+def _targets(bench: Bench, settings: BenchSettings, compose: ComposeFile) -> list[Target]:
+    token = "lg-bench-" + secrets.token_hex(8)
+    upstream = "http://mock-upstream:8080"
+    variables = {"PROVIDER_AUTH_TOKEN": token, "UPSTREAM_BASE_URL": upstream}
+    gateway_service = compose.service("gateway", variables)
+    builder = ImageBuilder(
+        bench.engine, settings.project_root, settings.base_image, bench.display.say
+    )
+    images = builder.build_all(gateway_service, compose.service("redis", variables))
+    builder.build(WRK_IMAGE, settings.project_root, WRK_DOCKERFILE, images.base)
+    bench.engine.create_network(bench.network, bench.labels("network"))
+    bench.display.phase("containers")
+    mock_env = {"MOCK_LATENCY_MS": "0", "MOCK_COMPLETION_TOKENS": "16"}
+    mock = bench.start("mock-upstream", images.mock.name, 8080, "/health", environment=mock_env)
+    gateway_env = {k: v for k, v in gateway_service.environment.items() if k != "REDIS_URL"}
+    gateway = bench.start(
+        "gateway",
+        images.gateway.name,
+        8000,
+        "/ready",
+        environment=gateway_env,
+        cpus=settings.gateway_cpus,
+    )
+    naive = bench.start(
+        "naive",
+        images.gateway.name,
+        8000,
+        "/ready",
+        command=["python3", "/bench/naive_gateway.py"],
+        environment=variables,
+        cpus=settings.gateway_cpus,
+        files={"/bench/naive_gateway.py": NAIVE_FILE.read_bytes()},
+    )
+    return [
+        Target("mock (direct)", mock + CHAT),
+        Target("loadgate gateway", gateway + CHAT),
+        Target("naive: pooled httpx", naive + CHAT),
+        Target("naive: client per request", naive + "/per-request" + CHAT, (1, 16)),
     ]
 
 
 def run_bench(settings: BenchSettings, display: ProgressDisplay) -> tuple[BenchReport, Path]:
     compose = ComposeFile.load(settings.compose_file)
-    token = "lg-bench-" + secrets.token_hex(8)
-    variables = {"PROVIDER_AUTH_TOKEN": token, "UPSTREAM_BASE_URL": "http://mock-upstream:8080"}
-    gateway_service = compose.service("gateway", variables)
-    redis_service = compose.service("redis", variables)
-    bench = Bench(settings, display)
-    bench.directory.mkdir(parents=True)
-    script = wrk.post_script(bench.directory / "chat.lua", BODY)
     engine = DockerEngine.connect()
+    bench = Bench(settings, engine, display)
+    bench.directory.mkdir(parents=True)
     try:
         display.phase("images")
-        images = ImageBuilder(
-            engine, settings.project_root, settings.base_image, display.say
-        ).build_all(gateway_service, redis_service)
-        engine.create_network(f"loadgate-{bench.run_id}", bench.labels("network"))
-        display.phase("containers")
-        mock_env = {"MOCK_LATENCY_MS": "0", "MOCK_COMPLETION_TOKENS": "16"}
-        mock, mock_url = bench.start(
-            engine,
-            bench.spec("mock-upstream", images.mock.name, environment=mock_env, ports=[8080]),
-            8080,
-            "/health",
-        )
-        gateway_env = {k: v for k, v in gateway_service.environment.items() if k != "REDIS_URL"}
-        gateway, gateway_url = bench.start(
-            engine,
-            bench.spec(
-                "gateway",
-                images.gateway.name,
-                environment=gateway_env,
-                ports=[8000],
-                cpus=settings.gateway_cpus,
-            ),
-            8000,
-            "/ready",
-        )
-        naive, naive_url = bench.start(
-            engine,
-            bench.spec(
-                "naive",
-                images.gateway.name,
-                command=["python3", "/bench/naive_gateway.py"],
-                environment={
-                    "PROVIDER_AUTH_TOKEN": token,
-                    "UPSTREAM_BASE_URL": "http://mock-upstream:8080",
-                },
-                ports=[8000],
-                cpus=settings.gateway_cpus,
-                files={"/bench/naive_gateway.py": NAIVE_FILE.read_bytes()},
-            ),
-            8000,
-            "/ready",
-        )
-        path = "/v1/chat/completions"
-        targets = [
-            Target("mock (direct)", mock_url + path, mock),
-            Target("loadgate gateway", gateway_url + path, gateway),
-            Target("naive: pooled httpx", naive_url + path, naive),
-            Target("naive: client per request", naive_url + "/per-request" + path, naive, (1, 16)),
-        ]
+        targets = _targets(bench, settings, compose)
         display.phase("measuring")
         for target in targets:
-            wrk.run(target.url, script, 8, 1)  # warm-up: pools, caches, first-call costs
+            bench.wrk(target.url, 8, 1)  # warm-up: pools, first-call costs
             for connections in target.connection_levels:
-                target.results.append(bench.measure(target, script, connections))
+                target.results.append(bench.measure(target, connections))
     finally:
         engine.remove_leftovers(bench.run_id)
         engine.close()

@@ -3,13 +3,10 @@ thousands of requests a second, so what is measured is the server, not the gener
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
+from harness.docker import DockerEngine
 from harness.errors import SetupError
 
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0}
@@ -56,37 +53,48 @@ def parse(output: str, connections: int, cpu_s: float) -> WrkResult:
     )
 
 
-def post_script(path: Path, body: str) -> Path:
-    """A wrk Lua script that POSTs `body` as JSON."""
-    literal = body.replace("\\", "\\\\").replace("'", "\\'")
-    path.write_text(
-        'wrk.method = "POST"\n'
-        f"wrk.body = '{literal}'\n"
-        'wrk.headers["Content-Type"] = "application/json"\n'
-    )
-    return path
+# wrk runs in its container under a shell that then prints its own /proc stat line, whose
+# fields 16 and 17 are the CPU (user, system) of its waited-for children: wrk's own cost.
+_SHELL = 'wrk "$@"; status=$?; echo "CHILD-STAT $(cat /proc/$$/stat)"; exit $status'
+CLOCK_TICKS = 100
 
 
-def run(url: str, script: Path, connections: int, duration_s: float) -> WrkResult:
-    """One wrk run with one thread; its own CPU time comes from the kernel's accounting."""
-    binary = shutil.which("wrk")
-    if binary is None:
-        raise SetupError("wrk is not installed (Debian: apt-get install wrk; `make bench` does it)")
-    command = [
-        binary,
+def run_in_container(
+    engine: DockerEngine,
+    image: str,
+    network: str,
+    labels: dict[str, str],
+    url: str,
+    body: str,
+    connections: int,
+    duration_s: float,
+) -> WrkResult:
+    """One wrk run (one thread) from a container on the targets' own network."""
+    arguments = [
         "-t1",
         f"-c{connections}",
         f"-d{max(1, round(duration_s))}s",
         "--latency",
         "-s",
-        str(script),
+        "/bench/post.lua",
         url,
     ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert process.stdout is not None
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SetupError(f"wrk failed ({process.returncode}): {output[-500:]}")
-    return parse(output, connections, usage.ru_utime + usage.ru_stime)
+    code, output = engine.run_once(
+        image,
+        ["sh", "-c", _SHELL, "wrk", *arguments],
+        mounts={},
+        environment={"WRK_BODY": body},
+        labels=labels,
+        network=network,
+    )
+    if code != 0:
+        raise SetupError(f"wrk failed ({code}): {output[-500:]}")
+    return parse(output, connections, _child_cpu_s(output))
+
+
+def _child_cpu_s(output: str) -> float:
+    for line in output.splitlines():
+        if line.startswith("CHILD-STAT "):
+            fields = line.split(")")[-1].split()  # after "(comm)"; fields[0] is field 3
+            return (int(fields[13]) + int(fields[14])) / CLOCK_TICKS
+    return 0.0

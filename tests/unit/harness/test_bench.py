@@ -1,0 +1,72 @@
+"""The benchmark's arithmetic: reading wrk's output and judging the targets."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.bench.run import Measurement, Target, judge
+from harness.bench.wrk import _child_cpu_s, parse
+
+WRK_OUTPUT = """Running 5s test @ http://gateway:8000/v1/chat/completions
+  1 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     3.89ms    1.02ms  21.33ms   80.12%
+  Latency Distribution
+     50%    3.89ms
+     75%    4.31ms
+     90%    5.02ms
+     99%  712.00us
+  19896 requests in 5.00s, 10.17MB read
+  Non-2xx or 3xx responses: 3
+  Socket errors: connect 0, read 1, write 0, timeout 2
+Requests/sec:   3979.12
+Transfer/sec:      2.03MB
+CHILD-STAT 7 (sh) S 1 7 7 0 -1 4194560 95 280 0 0 0 0 123 77 20 0 1 0 1234 4255744 200
+"""
+
+
+def test_wrk_output_is_read_with_units_and_errors() -> None:
+    """Percentiles in us/ms, the rate, and non-2xx plus socket errors are all read."""
+    result = parse(WRK_OUTPUT, connections=16, cpu_s=2.0)
+    assert result.rps == 3979.12
+    assert result.requests == 19896
+    assert result.p50_ms == 3.89
+    assert result.p99_ms == pytest.approx(0.712)
+    assert result.errors == 6
+
+
+def test_wrk_cpu_comes_from_the_shell_children_accounting() -> None:
+    """cutime + cstime of the waiting shell, in clock ticks, are wrk's CPU seconds."""
+    assert _child_cpu_s(WRK_OUTPUT) == pytest.approx(2.0)
+
+
+def test_unreadable_output_is_an_error() -> None:
+    """A wrk that printed no figures is not silently a zero."""
+    with pytest.raises(ValueError, match="cannot read"):
+        parse("unable to connect to gateway:8000", connections=1, cpu_s=0)
+
+
+def target(name: str, rows: list[tuple[int, float, float, float]]) -> Target:
+    t = Target(name, "http://x")
+    t.results = [Measurement(name, c, rps, p50, p99, 0, {}) for c, rps, p50, p99 in rows]
+    return t
+
+
+def test_targets_are_judged_from_the_measurements() -> None:
+    """Added latency at c=1, best throughput under the p99 bound, and the two ratios."""
+    mock = target("mock", [(1, 5000, 0.20, 0.33), (64, 13000, 4.5, 8.4)])
+    gateway = target("gw", [(1, 1500, 0.64, 1.20), (16, 3900, 3.9, 7.2), (64, 4400, 14, 60)])
+    naive = target("naive", [(1, 690, 1.4, 5.2), (16, 546, 24, 101), (64, 375, 147, 642)])
+    verdicts = {
+        name.split(" (")[0]: (met, figures) for name, met, figures in judge(mock, gateway, naive)
+    }
+    assert verdicts["added p50 latency at c=1 <= 0.5 ms"] == (True, "0.440 ms")
+    assert verdicts["throughput at p99 < 50 ms >= 2,000 req/s"] == (
+        True,
+        "3,900 req/s",
+    )  # 64 is over
+    assert verdicts["... >= 30 % of direct-to-mock"] == (True, "30% of 13,000")
+    met, figures = verdicts["... >= 10x naive pooled httpx at 64 connections"]
+    assert met is True
+    assert figures.startswith("11.7x (4,400 vs 375 req/s)")
+    assert figures.endswith("best against best 7.1x")  # 3,900 / 546 (c=1 is not a throughput)

@@ -24,6 +24,17 @@ class Scenario:
         return self.users * self.rps_per_user
 
 
+def _typical_provider(seed: int) -> dict[str, str]:
+    """A provider that answers in 40 ms at the median and 120 ms at p99, 64 tokens on average."""
+    return {
+        "MOCK_LATENCY": "lognormal",
+        "MOCK_LATENCY_MS": "40",
+        "MOCK_LATENCY_P99_MS": "120",
+        "MOCK_COMPLETION_TOKENS": "64",
+        "MOCK_SEED": str(seed),
+    }
+
+
 SCENARIOS: dict[str, Scenario] = {
     "smoke": Scenario(
         name="smoke",
@@ -33,13 +44,7 @@ SCENARIOS: dict[str, Scenario] = {
         spawn_rate=8,
         duration_s=15,
         rps_per_user=5,
-        mock_environment={
-            "MOCK_LATENCY": "lognormal",
-            "MOCK_LATENCY_MS": "40",
-            "MOCK_LATENCY_P99_MS": "120",
-            "MOCK_COMPLETION_TOKENS": "64",
-            "MOCK_SEED": "7",
-        },
+        mock_environment=_typical_provider(seed=7),
     ),
     "steady": Scenario(
         name="steady",
@@ -49,13 +54,7 @@ SCENARIOS: dict[str, Scenario] = {
         spawn_rate=12,
         duration_s=30,
         rps_per_user=5,
-        mock_environment={
-            "MOCK_LATENCY": "lognormal",
-            "MOCK_LATENCY_MS": "40",
-            "MOCK_LATENCY_P99_MS": "120",
-            "MOCK_COMPLETION_TOKENS": "64",
-            "MOCK_SEED": "11",
-        },
+        mock_environment=_typical_provider(seed=11),
     ),
 }
 

@@ -6,6 +6,7 @@ reason on a developer's machine, and fail under `make test` / CI (LOADGATE_REQUI
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,8 @@ from harness.compose import ComposeFile, ServiceSpec
 from harness.docker import LABEL_RUN, DockerEngine
 from harness.errors import EngineUnavailableError
 from harness.images import ImageBuilder, StackImages
+from harness.pipeline import new_run_id
+from harness.stack import GatewayStack, StackConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "lg-test-integration-token-5f3a"
@@ -55,6 +58,27 @@ def services(compose: ComposeFile) -> tuple[ServiceSpec, ServiceSpec]:
 def images(engine: DockerEngine, services: tuple[ServiceSpec, ServiceSpec]) -> StackImages:
     builder = ImageBuilder(engine, ROOT, "python:3.11-slim", lambda message: None)
     return builder.build_all(*services)
+
+
+def make_stack(
+    engine: DockerEngine,
+    images: StackImages,
+    services: tuple[ServiceSpec, ServiceSpec],
+    **gateway_environment: str,
+) -> GatewayStack:
+    """A stack of the compose services (gateway settings overridden) and a 20 ms mock provider."""
+    gateway, redis = services
+    gateway = dataclasses.replace(
+        gateway, environment={**gateway.environment, **gateway_environment}
+    )
+    config = StackConfig(
+        run_id=new_run_id(),
+        gateway=gateway,
+        redis=redis,
+        images=images,
+        mock_environment={"MOCK_LATENCY": "fixed", "MOCK_LATENCY_MS": "20"},
+    )
+    return GatewayStack(engine, config, lambda message: None)
 
 
 def leftovers(engine: DockerEngine, run_id: str | None = None) -> list[str]:

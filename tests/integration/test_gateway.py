@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 import time
@@ -16,33 +15,14 @@ import pytest
 from harness.compose import ServiceSpec
 from harness.docker import DockerEngine
 from harness.images import StackImages
-from harness.pipeline import new_run_id
-from harness.stack import GatewayStack, StackConfig
-from tests.integration.conftest import TOKEN, leftovers
+from harness.stack import GatewayStack
+from tests.integration.conftest import TOKEN, leftovers, make_stack
 
 CHAT = "/v1/chat/completions"
 
 
 def chat_body(text: str, **extra: object) -> dict[str, object]:
     return {"messages": [{"role": "user", "content": text}], "max_tokens": 16, **extra}
-
-
-def make_stack(
-    engine: DockerEngine,
-    images: StackImages,
-    services: tuple[ServiceSpec, ServiceSpec],
-    **environment: str,
-) -> GatewayStack:
-    gateway, redis = services
-    gateway = dataclasses.replace(gateway, environment={**gateway.environment, **environment})
-    config = StackConfig(
-        run_id=new_run_id(),
-        gateway=gateway,
-        redis=redis,
-        images=images,
-        mock_environment={"MOCK_LATENCY": "fixed", "MOCK_LATENCY_MS": "20"},
-    )
-    return GatewayStack(engine, config, lambda message: None)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from harness.errors import StackNotReadyError
 from harness.images import StackImages
 from harness.pipeline import new_run_id
 from harness.stack import GatewayStack, StackConfig
-from tests.integration.conftest import leftovers
+from tests.integration.conftest import leftovers, make_stack
 
 MIB = 1024 * 1024
 BODY = {
@@ -28,17 +28,9 @@ BODY = {
 def stack(
     engine: DockerEngine, images: StackImages, services: tuple[ServiceSpec, ServiceSpec]
 ) -> Iterator[GatewayStack]:
-    gateway, redis = services
-    config = StackConfig(
-        run_id=new_run_id(),
-        gateway=gateway,
-        redis=redis,
-        images=images,
-        mock_environment={"MOCK_LATENCY": "fixed", "MOCK_LATENCY_MS": "20"},
-    )
-    with GatewayStack(engine, config, lambda message: None) as running:
+    with make_stack(engine, images, services) as running:
         yield running
-    assert leftovers(engine, config.run_id) == []
+    assert leftovers(engine, running.config.run_id) == []
 
 
 def inspect(engine: DockerEngine, stack: GatewayStack, service: str) -> dict[str, object]:

@@ -9,6 +9,7 @@ import sys
 import uvicorn
 
 from gateway.app import create_app
+from gateway.protocol import CoalescingHttpToolsProtocol
 from gateway.server import EXIT_GRACE_S, DrainingServer
 from gateway.settings import SettingsError, load_settings
 
@@ -49,7 +50,7 @@ def main() -> int:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=CoalescingHttpToolsProtocol,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=EXIT_GRACE_S,

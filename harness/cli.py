@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+
+import httpx
+from pydantic import SecretStr
 
 from harness.budgets import load_budgets
 from harness.collect import rejudge
@@ -19,15 +23,16 @@ from harness.errors import (
     EXIT_OK,
     EXIT_USAGE,
     LoadgateError,
+    UsageError,
 )
 from harness.progress import ProgressDisplay
-from harness.settings import RunSettings
+from harness.settings import ExternalTarget, RunSettings
 from harness.units import UnitError, parse_duration
 from reports.render import write_report
 from reports.result import ResultFileError, RunResult, load_result
 from reports.tune_render import write_tune_report
 from reports.tune_result import TUNE_FILE, Margins, TuneResult, load_tune
-from scenarios.catalog import SCENARIOS, scenario
+from scenarios.catalog import PROTOCOL_USERS, SCENARIOS, for_protocol, scenario
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -131,6 +136,60 @@ def _add_load_options(
         help="how long each service may take to become ready",
     )
     add("-q", "--quiet", action="store_true", help="no progress display")
+    add(
+        "--protocol",
+        choices=sorted(PROTOCOL_USERS),
+        default="infer",
+        help="the contract to drive: infer (POST /v1/infer) or openai (POST /v1/chat/completions)",
+    )
+
+
+def _add_target_options(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add(
+        "--target",
+        metavar="URL",
+        help="drive this running deployment instead of launching the stack "
+        "(no container measurements)",
+    )
+    add(
+        "--token-env",
+        metavar="NAME",
+        help="environment variable holding the target's bearer token (never printed or stored)",
+    )
+    add(
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="extra request header for the target (repeatable)",
+    )
+
+
+def _external_target(args: argparse.Namespace) -> ExternalTarget | None:
+    """The --target options, checked: one clear usage error for each mistake."""
+    if args.target is None:
+        if args.token_env or args.header:
+            raise UsageError("--token-env and --header apply to --target only")
+        return None
+    url = httpx.URL(args.target) if "://" in args.target else None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise UsageError(f"--target {args.target!r} is not an http(s) URL")
+    if url.userinfo:
+        raise UsageError("--target must not carry credentials: use --token-env")
+    token = None
+    if args.token_env:
+        value = os.environ.get(args.token_env)
+        if not value:
+            raise UsageError(f"--token-env: environment variable {args.token_env} is not set")
+        token = SecretStr(value)
+    headers = {}
+    for header in args.header:
+        name, sep, value = header.partition(":")
+        if not sep or not name.strip() or " " in name.strip():
+            raise UsageError(f"--header {header!r} is not 'Name: value'")
+        headers[name.strip()] = value.strip()
+    return ExternalTarget(url=str(url).rstrip("/"), token=token, headers=headers)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=formatter,
     )
     _add_load_options(run, default_scenario="smoke", default_budgets=None)
+    _add_target_options(run)
 
     tune = commands.add_parser(
         "tune",
@@ -275,7 +335,7 @@ def _exit_code(result: RunResult) -> int:
 
 
 def _run_settings(args: argparse.Namespace) -> RunSettings:
-    chosen = scenario(args.scenario)
+    chosen = for_protocol(scenario(args.scenario), args.protocol)
     users = args.users or chosen.users
     adjusted = dataclasses.replace(
         chosen,
@@ -293,6 +353,7 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
         base_image=args.base_image,
         ready_timeout_s=args.ready_timeout,
         quiet=args.quiet,
+        target=_external_target(args) if hasattr(args, "target") else None,
     )
 
 

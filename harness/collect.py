@@ -30,7 +30,8 @@ class RunRecord:
     samples_file: Path
     resources: list[ResourceSample]
     resource_source: str
-    images: StackImages
+    images: StackImages | None
+    """None for an external target: loadgate built nothing."""
     limits: ResourceLimits
     container: ContainerOutcome | None
 
@@ -99,14 +100,16 @@ def build_result(record: RunRecord, budgets: Budgets | None) -> RunResult:
 
     observed = Observed(latency=latency, errors=errors, memory=memory, throughput_rps=throughput)
     verdicts, verdict = judge(budgets, observed, record.container)
-    images = {
-        role: ImageRecord(name=info.name, id=info.id, size_bytes=info.size_bytes)
-        for role, info in (
-            ("gateway", record.images.gateway),
-            ("mock-upstream", record.images.mock),
-            ("redis", record.images.redis),
-        )
-    }
+    images = {}
+    if record.images is not None:
+        images = {
+            role: ImageRecord(name=info.name, id=info.id, size_bytes=info.size_bytes)
+            for role, info in (
+                ("gateway", record.images.gateway),
+                ("mock-upstream", record.images.mock),
+                ("redis", record.images.redis),
+            )
+        }
     return RunResult(
         run_id=record.run_id,
         scenario=record.scenario,

@@ -12,13 +12,13 @@ from pathlib import Path
 
 from harness.budgets import Budgets, load_budgets
 from harness.collect import RunRecord, build_result
-from harness.compose import ComposeFile, ServiceSpec
+from harness.compose import ComposeFile, ResourceLimits, ServiceSpec
 from harness.docker import DockerEngine, RunningContainer
 from harness.images import ImageBuilder
 from harness.progress import ProgressDisplay
 from harness.runner import LoadPlan, run_locust
 from harness.sampler import ResourceSampler
-from harness.settings import RunSettings
+from harness.settings import ExternalTarget, RunSettings
 from harness.stack import (
     GATEWAY_SERVICE,
     MOCK_PORT,
@@ -73,7 +73,55 @@ def prepare(settings: RunSettings) -> tuple[ComposeFile, Budgets | None]:
     return compose, budgets
 
 
+def _plan(settings: RunSettings) -> LoadPlan:
+    s = settings.scenario
+    return LoadPlan(s.user_class, s.users, s.spawn_rate, s.duration_s, s.rps_per_user)
+
+
+def _finish(record: RunRecord, budgets: Budgets | None, run_dir: Path) -> RunOutcome:
+    result = build_result(record, budgets)
+    result.save(run_dir)
+    write_junit(result, run_dir)
+    report = write_report(result, run_dir)
+    return RunOutcome(result=result, run_dir=run_dir, report=report)
+
+
+def run_external(
+    settings: RunSettings, target: ExternalTarget, display: ProgressDisplay
+) -> RunOutcome:
+    """Drive a deployment that is already running: nothing is built, started or sampled."""
+    budgets = load_budgets(settings.budgets_file) if settings.budgets_file else None
+    run_id = new_run_id()
+    run_dir = settings.output_dir / run_id
+    run_dir.mkdir(parents=True)
+    display.say(f"run {run_id}: scenario {settings.scenario.name} against {target.url}")
+    display.say("external target: container memory, CPU and state are not measured")
+    started_at = time.time()
+    display.phase("load")
+    samples = run_locust(
+        _plan(settings), target.url, run_dir, display.update, target.locust_environment()
+    )
+    record = RunRecord(
+        run_id=run_id,
+        scenario=settings.scenario.name,
+        target_url=target.url,
+        started_at=started_at,
+        finished_at=time.time(),
+        users=settings.scenario.users,
+        target_rps=settings.scenario.target_rps or None,
+        samples_file=samples,
+        resources=[],
+        resource_source="none",
+        images=None,
+        limits=ResourceLimits(),
+        container=None,
+    )
+    return _finish(record, budgets, run_dir)
+
+
 def run(settings: RunSettings, display: ProgressDisplay) -> RunOutcome:
+    if settings.target is not None:
+        return run_external(settings, settings.target, display)
     compose, budgets = prepare(settings)
     scenario = settings.scenario
     token = "lg-test-" + secrets.token_hex(16)
@@ -105,15 +153,8 @@ def run(settings: RunSettings, display: ProgressDisplay) -> RunOutcome:
             sampler.start()
             time.sleep(IDLE_BASELINE_S)
             display.phase("load")
-            plan = LoadPlan(
-                scenario.user_class,
-                scenario.users,
-                scenario.spawn_rate,
-                scenario.duration_s,
-                scenario.rps_per_user,
-            )
             try:
-                samples = run_locust(plan, stack.gateway_url, run_dir, display.update)
+                samples = run_locust(_plan(settings), stack.gateway_url, run_dir, display.update)
             finally:
                 resources = sampler.stop()
             outcome = _container_outcome(stack.gateway, token)
@@ -136,8 +177,4 @@ def run(settings: RunSettings, display: ProgressDisplay) -> RunOutcome:
         limits=gateway_spec.limits,
         container=outcome,
     )
-    result = build_result(record, budgets)
-    result.save(run_dir)
-    write_junit(result, run_dir)
-    report = write_report(result, run_dir)
-    return RunOutcome(result=result, run_dir=run_dir, report=report)
+    return _finish(record, budgets, run_dir)

@@ -8,12 +8,13 @@ this module tails for the progress display.
 from __future__ import annotations
 
 import csv
+import os
 import signal
 import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -121,6 +122,7 @@ def run_locust(
     host: str,
     run_dir: Path,
     on_progress: Callable[[Progress], None],
+    environment: Mapping[str, str] | None = None,
 ) -> Path:
     """Run the plan to completion; returns the samples file. Interrupts stop Locust first."""
     samples = run_dir / "samples.csv"
@@ -132,6 +134,7 @@ def run_locust(
             locust_command(plan, host, samples),
             stdout=log_file,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **(environment or {})},
             start_new_session=True,  # Ctrl-C reaches the harness, which stops Locust itself
         )
         started = time.monotonic()

@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from pydantic import SecretStr
 
 from harness.compose import ResourceLimits
 from scenarios.catalog import Scenario
+from scenarios.credentials import HEADERS_ENV, TOKEN_ENV
+
+
+@dataclass(frozen=True)
+class ExternalTarget:
+    """A deployment that is already running: loadgate starts nothing and measures no container."""
+
+    url: str
+    token: SecretStr | None = None
+    """Bearer token, read from an environment variable; never printed, never stored."""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def locust_environment(self) -> dict[str, str]:
+        """What the Locust process needs to reach the target (its environment only)."""
+        environment = {HEADERS_ENV: json.dumps(self.headers)}
+        if self.token is not None:
+            environment[TOKEN_ENV] = self.token.get_secret_value()
+        return environment
 
 
 @dataclass(frozen=True)
@@ -21,3 +42,5 @@ class RunSettings:
     quiet: bool = False
     gateway_limits: ResourceLimits | None = None
     """Limits to apply instead of the compose file's (what `loadgate tune` varies)."""
+    target: ExternalTarget | None = None
+    """Drive this running deployment instead of launching the stack."""

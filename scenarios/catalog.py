@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 
@@ -10,7 +11,7 @@ class Scenario:
     name: str
     description: str
     user_class: str
-    """Locust user class in `scenarios.locustfile`."""
+    """Locust user class in `scenarios.locustfile` (the protocol may swap it: `for_protocol`)."""
     users: int
     spawn_rate: float
     duration_s: float
@@ -57,6 +58,14 @@ SCENARIOS: dict[str, Scenario] = {
         mock_environment=_typical_provider(seed=11),
     ),
 }
+
+
+PROTOCOL_USERS = {"infer": "InferUser", "openai": "ChatUser"}
+
+
+def for_protocol(chosen: Scenario, protocol: str) -> Scenario:
+    """The scenario speaking `protocol`: `infer` (the seed contract) or `openai` (chat)."""
+    return dataclasses.replace(chosen, user_class=PROTOCOL_USERS[protocol])
 
 
 def scenario(name: str) -> Scenario:

@@ -12,9 +12,9 @@ from locust import events
 from locust.env import Environment
 
 from scenarios.recorder import SampleRecorder
-from scenarios.users import InferUser
+from scenarios.users import ChatUser, InferUser
 
-__all__ = ["InferUser"]
+__all__ = ["ChatUser", "InferUser"]
 
 
 @events.init_command_line_parser.add_listener

@@ -1,4 +1,4 @@
-"""Request bodies for the gateway's `/v1/infer` contract, drawn from a seeded generator."""
+"""Request bodies for the gateway's two contracts, drawn from a seeded generator."""
 
 from __future__ import annotations
 
@@ -29,4 +29,14 @@ def infer_payload(rng: random.Random, temperature: float = 0.7) -> dict[str, Any
         "turns": turns,
         "max_output_tokens": rng.choice((64, 128, 256)),
         "sampling_temperature": temperature,
+    }
+
+
+def chat_payload(rng: random.Random, temperature: float = 0.7) -> dict[str, Any]:
+    """The same conversations in OpenAI's chat-completions shape."""
+    body = infer_payload(rng, temperature)
+    return {
+        "messages": [{"role": t["role"], "content": t["text"]} for t in body["turns"]],
+        "max_tokens": body["max_output_tokens"],
+        "temperature": temperature,
     }

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
+from harness.compose import ServiceSpec
 from harness.docker import LABEL_RUN, DockerEngine
 from harness.images import StackImages
-from tests.integration.conftest import ROOT, leftovers
+from tests.integration.conftest import ROOT, leftovers, make_stack
 
 MOCK_MEDIAN_MS = 40  # the smoke scenario's lognormal median
 
@@ -137,3 +140,59 @@ def test_clean_removes_leftovers_of_a_crashed_run(
     assert done.returncode == 0
     assert "removed 1 container(s) and 1 network(s)" in done.stdout
     assert leftovers(engine) == []
+
+
+def test_an_external_target_is_driven_with_its_credentials_and_nothing_launched(
+    engine: DockerEngine,
+    images: StackImages,
+    services: tuple[ServiceSpec, ServiceSpec],
+    tmp_path: Path,
+) -> None:
+    """--target drives a running deployment over OpenAI's contract with the given headers and
+    token; no container is measured, memory budgets are unavailable, the token is kept nowhere."""
+    secret = "sk-external-" + uuid.uuid4().hex
+    with make_stack(engine, images, services) as stack:
+        before = leftovers(engine)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "harness",
+                "run",
+                "--target",
+                stack.gateway_url,
+                "--protocol",
+                "openai",
+                "--duration",
+                "3",
+                "--token-env",
+                "LG_TARGET_TOKEN",
+                "--header",
+                "X-Request-ID: lg-external-check",
+                "--budgets",
+                "budgets/default.yml",
+                "--output-dir",
+                str(tmp_path),
+                "-q",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            check=False,
+            env={**os.environ, "LG_TARGET_TOKEN": secret},
+        )
+        assert leftovers(engine) == before  # nothing was launched for the run
+        time.sleep(0.3)
+        gateway_logs = stack.gateway.all_logs()
+    assert done.returncode == 0, done.stdout + done.stderr
+    run_dir = only_run_dir(tmp_path)
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["latency"]["count"] > 20
+    assert result["memory"] is None and result["container"] is None and result["images"] == {}
+    assert {b["name"]: b["passed"] for b in result["budgets"]}["memory_p95_mb"] is None
+    assert "id=lg-external-check method=POST path=/v1/chat/completions status=200" in gateway_logs
+    assert "not launched by loadgate" in (run_dir / "report.html").read_text()
+    for path in run_dir.iterdir():
+        assert secret not in path.read_text(errors="replace"), path.name
+    assert secret not in done.stdout + done.stderr

@@ -112,3 +112,40 @@ def test_scenarios_are_listed(capsys: pytest.CaptureFixture[str]) -> None:
     """`loadgate scenarios` names each scenario with its description."""
     code, out, _ = run_cli(["scenarios"], capsys)
     assert code == 0 and out.startswith("smoke")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["--target", "ftp://x"], "is not an http(s) URL", id="scheme"),
+        pytest.param(["--target", "localhost:8000"], "is not an http(s) URL", id="no-scheme"),
+        pytest.param(
+            ["--target", "http://u:p@127.0.0.1:9"], "must not carry credentials", id="userinfo"
+        ),
+        pytest.param(
+            ["--target", "http://127.0.0.1:9", "--token-env", "LG_UNSET_VAR"],
+            "is not set",
+            id="token",
+        ),
+        pytest.param(
+            ["--target", "http://127.0.0.1:9", "--header", "bad"],
+            "is not 'Name: value'",
+            id="header",
+        ),
+        pytest.param(["--header", "X: y"], "apply to --target only", id="header-without-target"),
+    ],
+)
+def test_bad_target_options_are_one_line_usage_errors(
+    args: list[str],
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every mistake in --target, --token-env or --header is exit 2 with one clear line."""
+    monkeypatch.delenv("LG_UNSET_VAR", raising=False)
+    code, _, err = run_cli(["run", *args, "--output-dir", str(tmp_path)], capsys)
+    assert code == 2
+    assert message in err
+    assert err.count("\n") == 1
+    assert not any(tmp_path.iterdir())

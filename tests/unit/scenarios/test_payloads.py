@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from gateway.schemas import InferRequest
-from scenarios.catalog import SCENARIOS, scenario
-from scenarios.payloads import infer_payload
+from gateway.schemas import ChatCompletionRequest, InferRequest
+from scenarios.catalog import SCENARIOS, for_protocol, scenario
+from scenarios.payloads import chat_payload, infer_payload
 
 
 def test_payloads_validate_against_the_gateway_schema() -> None:
@@ -31,3 +31,16 @@ def test_catalogue_lookup() -> None:
     assert SCENARIOS["smoke"].target_rps == 40
     with pytest.raises(KeyError, match="smoke"):
         scenario("nope")
+
+
+def test_chat_payloads_validate_against_the_openai_schema() -> None:
+    """The OpenAI-shaped bodies pass the gateway's chat-completions validation."""
+    rng = random.Random(2)
+    for _ in range(200):
+        ChatCompletionRequest.model_validate(chat_payload(rng))
+
+
+def test_protocol_picks_the_user_class() -> None:
+    """`infer` drives /v1/infer, `openai` drives /v1/chat/completions."""
+    assert for_protocol(SCENARIOS["smoke"], "openai").user_class == "ChatUser"
+    assert for_protocol(SCENARIOS["smoke"], "infer").user_class == "InferUser"

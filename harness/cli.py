@@ -164,14 +164,30 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
         metavar="'NAME: VALUE'",
         help="extra request header for the target (repeatable)",
     )
+    add(
+        "--gateway-image",
+        metavar="IMAGE",
+        help="launch this image as the gateway (compose limits and environment still apply)",
+    )
+    add(
+        "--gateway-build",
+        type=Path,
+        metavar="DIR",
+        help="build the gateway from DIR with its own Dockerfile, then launch it the same way",
+    )
+    add("--ready-path", default="/ready", metavar="PATH", help="the gateway's readiness probe")
 
 
 def _external_target(args: argparse.Namespace) -> ExternalTarget | None:
     """The --target options, checked: one clear usage error for each mistake."""
+    if args.gateway_image and args.gateway_build:
+        raise UsageError("--gateway-image and --gateway-build are alternatives: give one")
     if args.target is None:
         if args.token_env or args.header:
             raise UsageError("--token-env and --header apply to --target only")
         return None
+    if args.gateway_image or args.gateway_build:
+        raise UsageError("--target drives a running deployment: it launches no gateway")
     url = httpx.URL(args.target) if "://" in args.target else None
     if url is None or url.scheme not in ("http", "https") or not url.host:
         raise UsageError(f"--target {args.target!r} is not an http(s) URL")
@@ -354,6 +370,9 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
         ready_timeout_s=args.ready_timeout,
         quiet=args.quiet,
         target=_external_target(args) if hasattr(args, "target") else None,
+        gateway_image=getattr(args, "gateway_image", None),
+        gateway_build=getattr(args, "gateway_build", None),
+        ready_path=getattr(args, "ready_path", "/ready"),
     )
 
 

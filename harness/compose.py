@@ -46,6 +46,8 @@ class Healthcheck:
 class BuildSpec:
     context: Path
     dockerfile: str
+    loadgate_base: bool = True
+    """Pass loadgate's BASE_IMAGE build argument (loadgate's own Dockerfiles take it)."""
 
 
 @dataclass(frozen=True)

@@ -166,9 +166,10 @@ class ImageBuilder:
         stamp.write_text(key)
         return target
 
-    def build(self, tag: str, context: Path, dockerfile: str, base: str) -> ImageInfo:
+    def build(self, tag: str, context: Path, dockerfile: str, base: str | None) -> ImageInfo:
+        """Build with the layer cache; `base` is passed as BASE_IMAGE unless None."""
         self.say(f"building {tag}")
-        return self.engine.build(context, dockerfile, tag, {"BASE_IMAGE": base})
+        return self.engine.build(context, dockerfile, tag, {"BASE_IMAGE": base} if base else {})
 
     def gateway(self, spec: ServiceSpec, base: str) -> ImageInfo:
         if spec.build is None:
@@ -176,7 +177,8 @@ class ImageBuilder:
             if info is None:
                 raise ImageBuildError(spec.image, "not present locally, cannot be pulled, no build")
             return info
-        return self.build(spec.image, spec.build.context, spec.build.dockerfile, base)
+        build_base = base if spec.build.loadgate_base else None
+        return self.build(spec.image, spec.build.context, spec.build.dockerfile, build_base)
 
     def redis(self, spec: ServiceSpec, base: str) -> ImageInfo:
         info = self._present_or_pulled(spec.image)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import secrets
 import time
@@ -12,8 +13,9 @@ from pathlib import Path
 
 from harness.budgets import Budgets, load_budgets
 from harness.collect import RunRecord, build_result
-from harness.compose import ComposeFile, ResourceLimits, ServiceSpec
+from harness.compose import BuildSpec, ComposeFile, ResourceLimits, ServiceSpec
 from harness.docker import DockerEngine, RunningContainer
+from harness.errors import UsageError
 from harness.images import ImageBuilder
 from harness.progress import ProgressDisplay
 from harness.runner import LoadPlan, run_locust
@@ -65,11 +67,28 @@ def _container_outcome(gateway: RunningContainer, token: str) -> ContainerOutcom
     )
 
 
+def gateway_under_test(settings: RunSettings, spec: ServiceSpec) -> ServiceSpec:
+    """The compose file's gateway service, or another gateway in its place (same limits, same
+    environment): an existing image, or a directory built with its own Dockerfile."""
+    if settings.gateway_image:
+        return dataclasses.replace(spec, image=settings.gateway_image, build=None)
+    if settings.gateway_build:
+        context = settings.gateway_build.resolve()
+        if not (context / "Dockerfile").is_file():
+            raise UsageError(f"--gateway-build {settings.gateway_build}: no Dockerfile in it")
+        tag = (
+            "loadgate/gateway-under-test:" + hashlib.sha256(str(context).encode()).hexdigest()[:12]
+        )
+        build = BuildSpec(context=context, dockerfile="Dockerfile", loadgate_base=False)
+        return dataclasses.replace(spec, image=tag, build=build)
+    return spec
+
+
 def prepare(settings: RunSettings) -> tuple[ComposeFile, Budgets | None]:
     """Read and check every input before anything is started."""
     compose = ComposeFile.load(settings.compose_file)
     budgets = load_budgets(settings.budgets_file) if settings.budgets_file else None
-    _services(compose, "validation")
+    gateway_under_test(settings, _services(compose, "validation")[0])
     return compose, budgets
 
 
@@ -126,6 +145,7 @@ def run(settings: RunSettings, display: ProgressDisplay) -> RunOutcome:
     scenario = settings.scenario
     token = "lg-test-" + secrets.token_hex(16)
     gateway_spec, redis_spec = _services(compose, token)
+    gateway_spec = gateway_under_test(settings, gateway_spec)
     if settings.gateway_limits is not None:
         gateway_spec = dataclasses.replace(gateway_spec, limits=settings.gateway_limits)
     run_id = new_run_id()
@@ -147,6 +167,7 @@ def run(settings: RunSettings, display: ProgressDisplay) -> RunOutcome:
             images=images,
             mock_environment=scenario.mock_environment,
             ready_timeout_s=settings.ready_timeout_s,
+            ready_path=settings.ready_path,
         )
         with GatewayStack(engine, config, display.say) as stack:
             sampler = ResourceSampler(stack.gateway)

@@ -44,3 +44,8 @@ class RunSettings:
     """Limits to apply instead of the compose file's (what `loadgate tune` varies)."""
     target: ExternalTarget | None = None
     """Drive this running deployment instead of launching the stack."""
+    gateway_image: str | None = None
+    """Launch this image as the gateway instead of building the compose file's."""
+    gateway_build: Path | None = None
+    """Build the gateway from this directory's own Dockerfile instead."""
+    ready_path: str = "/ready"

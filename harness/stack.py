@@ -49,6 +49,7 @@ class StackConfig:
     images: StackImages
     mock_environment: dict[str, str] = field(default_factory=dict)
     ready_timeout_s: float = 60.0
+    ready_path: str = "/ready"
 
 
 def _healthcheck(check: Healthcheck | None) -> dict[str, object] | None:
@@ -156,7 +157,7 @@ class GatewayStack:
             gateway_spec.ports = [*gateway_spec.ports, GATEWAY_PORT]
         self.containers[GATEWAY_SERVICE] = self.engine.start(gateway_spec, GATEWAY_SERVICE)
         self.gateway_url = f"http://127.0.0.1:{self.gateway.host_port(GATEWAY_PORT)}"
-        self._wait_ready(GATEWAY_SERVICE, f"{self.gateway_url}/ready")
+        self._wait_ready(GATEWAY_SERVICE, f"{self.gateway_url}{cfg.ready_path}")
 
     def _wait_ready(self, service: str, url: str) -> None:
         container = self.containers[service]

@@ -133,6 +133,16 @@ def test_scenarios_are_listed(capsys: pytest.CaptureFixture[str]) -> None:
             id="header",
         ),
         pytest.param(["--header", "X: y"], "apply to --target only", id="header-without-target"),
+        pytest.param(
+            ["--gateway-image", "a", "--gateway-build", "b"],
+            "are alternatives",
+            id="image-and-build",
+        ),
+        pytest.param(
+            ["--target", "http://127.0.0.1:9", "--gateway-image", "a"],
+            "launches no gateway",
+            id="target-and-image",
+        ),
     ],
 )
 def test_bad_target_options_are_one_line_usage_errors(
@@ -149,3 +159,15 @@ def test_bad_target_options_are_one_line_usage_errors(
     assert message in err
     assert err.count("\n") == 1
     assert not any(tmp_path.iterdir())
+
+
+def test_a_build_directory_without_dockerfile_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--gateway-build needs a Dockerfile; the check happens before anything starts."""
+    code, _, err = run_cli(
+        ["run", "--gateway-build", str(tmp_path), "--output-dir", str(tmp_path / "runs")], capsys
+    )
+    assert code == 2
+    assert "no Dockerfile" in err
+    assert not (tmp_path / "runs").exists()

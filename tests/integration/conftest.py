@@ -81,6 +81,16 @@ def make_stack(
     return GatewayStack(engine, config, lambda message: None)
 
 
+@pytest.fixture(scope="module")
+def stack(
+    engine: DockerEngine, images: StackImages, services: tuple[ServiceSpec, ServiceSpec]
+) -> Iterator[GatewayStack]:
+    """One stack per test module; it must leave nothing behind."""
+    with make_stack(engine, images, services) as running:
+        yield running
+    assert leftovers(engine, running.config.run_id) == []
+
+
 def leftovers(engine: DockerEngine, run_id: str | None = None) -> list[str]:
     """Names of loadgate containers and networks still present (of one run, or any)."""
     label = f"{LABEL_RUN}={run_id}" if run_id else LABEL_RUN

@@ -25,15 +25,6 @@ def chat_body(text: str, **extra: object) -> dict[str, object]:
     return {"messages": [{"role": "user", "content": text}], "max_tokens": 16, **extra}
 
 
-@pytest.fixture(scope="module")
-def stack(
-    engine: DockerEngine, images: StackImages, services: tuple[ServiceSpec, ServiceSpec]
-) -> Iterator[GatewayStack]:
-    with make_stack(engine, images, services) as running:
-        yield running
-    assert leftovers(engine, running.config.run_id) == []
-
-
 @pytest.fixture
 def mock(stack: GatewayStack) -> Iterator[httpx.Client]:
     """An admin client for the mock provider; its faults and latency are reset after each test."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -14,7 +13,7 @@ from harness.errors import StackNotReadyError
 from harness.images import StackImages
 from harness.pipeline import new_run_id
 from harness.stack import GatewayStack, StackConfig
-from tests.integration.conftest import leftovers, make_stack
+from tests.integration.conftest import leftovers
 
 MIB = 1024 * 1024
 BODY = {
@@ -22,15 +21,6 @@ BODY = {
     "sampling_temperature": 0,
     "max_output_tokens": 16,
 }
-
-
-@pytest.fixture(scope="module")
-def stack(
-    engine: DockerEngine, images: StackImages, services: tuple[ServiceSpec, ServiceSpec]
-) -> Iterator[GatewayStack]:
-    with make_stack(engine, images, services) as running:
-        yield running
-    assert leftovers(engine, running.config.run_id) == []
 
 
 def inspect(engine: DockerEngine, stack: GatewayStack, service: str) -> dict[str, object]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 SCHEMA_VERSION = 1
+ModelT = TypeVar("ModelT", bound=BaseModel)
 RESULT_FILE = "result.json"
 
 
@@ -133,14 +134,19 @@ class ResultFileError(ValueError):
     """A result file that cannot be read."""
 
 
-def load_result(path: Path) -> RunResult:
+def load_model(model: type[ModelT], path: Path, file_name: str, what: str) -> ModelT:
+    """Read a saved model from `path` (or `path/file_name`), as one clear error if it cannot be."""
     if path.is_dir():
-        path = path / RESULT_FILE
+        path = path / file_name
     try:
-        return RunResult.model_validate_json(path.read_text())
+        return model.model_validate_json(path.read_text())
     except OSError as exc:
-        raise ResultFileError(f"cannot read result file {path}: {exc.strerror}") from exc
+        raise ResultFileError(f"cannot read {what} file {path}: {exc.strerror}") from exc
     except ValidationError as exc:
         first = exc.errors(include_input=False, include_url=False)[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise ResultFileError(f"{path} is not a loadgate result ({where}: {first['msg']})") from exc
+        raise ResultFileError(f"{path} is not a loadgate {what} ({where}: {first['msg']})") from exc
+
+
+def load_result(path: Path) -> RunResult:
+    return load_model(RunResult, path, RESULT_FILE, "result")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from reports.result import ResultFileError
+from reports.result import load_model
 
 TUNE_FILE = "tune.json"
 
@@ -88,11 +88,4 @@ class TuneResult(_Model):
 
 
 def load_tune(path: Path) -> TuneResult:
-    if path.is_dir():
-        path = path / TUNE_FILE
-    try:
-        return TuneResult.model_validate_json(path.read_text())
-    except OSError as exc:
-        raise ResultFileError(f"cannot read tune file {path}: {exc.strerror}") from exc
-    except ValidationError as exc:
-        raise ResultFileError(f"{path} is not a loadgate tune result") from exc
+    return load_model(TuneResult, path, TUNE_FILE, "tune result")

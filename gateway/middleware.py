@@ -24,11 +24,11 @@ class Admission:
         self.max_concurrency = max_concurrency
         self.in_flight = 0
         self.draining = False
-        self._metrics = metrics
+        metrics.in_flight.set_function(lambda: self.in_flight)
+        metrics.draining.set_function(lambda: float(self.draining))
 
     def start_draining(self) -> None:
         self.draining = True
-        self._metrics.draining.set(1)
 
 
 def _incoming_request_id(scope: Scope) -> str:
@@ -83,12 +83,10 @@ class RequestMiddleware:
                 await _refuse(send_with_id, request_id, OverloadedError.public_message, close=False)
             else:
                 admission.in_flight += 1
-                self.metrics.in_flight.inc()
                 try:
                     await self.app(scope, receive, send_with_id)
                 finally:
                     admission.in_flight -= 1
-                    self.metrics.in_flight.dec()
         finally:
             latency_ms = (time.perf_counter() - started) * 1000
             route = path if path in KNOWN_ROUTES else "/v1/other"

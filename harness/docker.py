@@ -295,10 +295,6 @@ class DockerEngine:
         network = self.client.networks.create(name, driver="bridge", labels=dict(labels))
         return str(network.id)
 
-    def remove_network(self, name: str) -> None:
-        with contextlib.suppress(docker.errors.NotFound):
-            self.client.networks.get(name).remove()
-
     def start(self, spec: ContainerSpec, service: str) -> RunningContainer:
         ports: dict[str, Any] = {f"{port}/tcp": ("127.0.0.1",) for port in spec.ports}
         container = self.client.containers.create(

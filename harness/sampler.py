@@ -171,9 +171,6 @@ class ResourceSampler:
             self._thread.join(timeout=5)
         return list(self.samples)
 
-    def latest(self) -> ResourceSample | None:
-        return self.samples[-1] if self.samples else None
-
     def _sample_cgroup(self, reader: CgroupReader, pid: int) -> None:
         next_at = time.monotonic()
         while not self._stop.is_set():

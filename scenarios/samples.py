@@ -1,0 +1,70 @@
+"""The per-request samples file both generators write, at full resolution.
+
+One row a request: `start` (Unix seconds: when the request was sent, or for the open model when
+it was *meant* to be sent), `latency_ms` from that moment to the end of the answer, request
+`name`, HTTP `status` (0 when no response), `error` kind (empty on success), response `bytes`;
+the open model adds `lag_ms` (how late its schedule fired the send), and streams add `ttft_ms`
+(to the first token, from the same start) and `tokens` (content chunks received).
+Percentiles are computed from these rows, never from rounded histogram buckets.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import IO
+
+HEADER = ("start", "latency_ms", "name", "status", "error", "bytes", "lag_ms", "ttft_ms", "tokens")
+Row = tuple[str, str, str, int, str, int, str, str, str]
+
+
+def optional(value: float | None, digits: int = 3) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def row(
+    start: float,
+    latency_ms: float,
+    name: str,
+    status: int,
+    error: str = "",
+    size: int = 0,
+    lag_ms: float | None = None,
+    ttft_ms: float | None = None,
+    tokens: int | None = None,
+) -> Row:
+    return (
+        f"{start:.6f}",
+        f"{latency_ms:.3f}",
+        name,
+        status,
+        error,
+        size,
+        optional(lag_ms),
+        optional(ttft_ms),
+        "" if tokens is None else str(tokens),
+    )
+
+
+class SampleWriter:
+    """Buffers rows and appends them to the file on `flush()` (the harness tails it)."""
+
+    def __init__(self, path: Path) -> None:
+        self._rows: list[Row] = []
+        self._file: IO[str] = path.open("w", newline="")
+        self._writer = csv.writer(self._file)
+        self._writer.writerow(HEADER)
+        self._file.flush()
+
+    def add(self, sample: Row) -> None:
+        self._rows.append(sample)
+
+    def flush(self) -> None:
+        if self._rows and not self._file.closed:
+            rows, self._rows = self._rows, []
+            self._writer.writerows(rows)
+            self._file.flush()
+
+    def close(self) -> None:
+        self.flush()
+        self._file.close()

@@ -15,7 +15,8 @@ in which no budget could be measured does not pass.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -37,6 +38,46 @@ class Budgets(BaseModel):
     memory_p95_mb: PositiveFloat | None = None
     memory_max_mb: PositiveFloat | None = None
     throughput_min_rps: PositiveFloat | None = None
+    image_size_mb: PositiveFloat | None = None
+    knee_min_rps: PositiveFloat | None = None
+    memory_growth_mb_per_10k: float | None = Field(default=None, ge=0)
+    fd_growth_per_10k: float | None = Field(default=None, ge=0)
+    tcp_growth_per_10k: float | None = Field(default=None, ge=0)
+    upstream_saved_min: float | None = Field(default=None, ge=0.0, le=1.0)
+    unexpected_status_max: int | None = Field(default=None, ge=0)
+    rejected_p99_ms: PositiveFloat | None = None
+    timeouts_max: int | None = Field(default=None, ge=0)
+    dropped_max: int | None = Field(default=None, ge=0)
+    not_ready_max_ms: PositiveFloat | None = None
+    exit_max_s: PositiveFloat | None = None
+    goodput_min: float | None = Field(default=None, ge=0.0, le=1.0)
+    goodput_ttft_ms: PositiveFloat = 500.0
+    """The SLO goodput counts against: first token within this (streams only)..."""
+    goodput_latency_ms: PositiveFloat = 2000.0
+    """...and the whole answer within this."""
+    generator_lag_p99_ms: PositiveFloat = 20.0
+    """Beyond this schedule lag the generator, not the gateway, set the pace: the run is refused."""
+    generator_cpu_max_cores: float = Field(default=0.9, gt=0.0)
+
+
+# Budgets judged against a figure the scenario computed: key -> (figure, unit, is a minimum).
+FIGURE_BUDGETS: dict[str, tuple[str, str, bool]] = {
+    "image_size_mb": ("image_size_mb", "MB", False),
+    "knee_min_rps": ("knee_rps", "req/s", True),
+    "memory_growth_mb_per_10k": ("memory_growth_mb_per_10k", "MiB", False),
+    "fd_growth_per_10k": ("fd_growth_per_10k", "", False),
+    "tcp_growth_per_10k": ("tcp_growth_per_10k", "", False),
+    "upstream_saved_min": ("upstream_saved_ratio", "", True),
+    "unexpected_status_max": ("unexpected_status", "", False),
+    "rejected_p99_ms": ("rejected_p99_ms", "ms", False),
+    "timeouts_max": ("timeouts", "", False),
+    "dropped_max": ("dropped", "", False),
+    "not_ready_max_ms": ("not_ready_after_ms", "ms", False),
+    "exit_max_s": ("exited_after_s", "s", False),
+    "goodput_min": ("goodput", "", True),
+}
+STEP_BUDGETS = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "error_rate")
+"""In a ramp these judge each step (to find the knee), not the whole run."""
 
 
 def load_budgets(path: Path) -> Budgets:
@@ -73,6 +114,19 @@ class Observed:
     errors: ErrorStats
     memory: MemoryStats | None
     throughput_rps: float
+    figures: Mapping[str, float | None] = field(default_factory=dict)
+    per_step: bool = False
+    """A ramp: latency and error budgets were applied to each step, not to the whole run."""
+
+
+def _verdict(
+    name: str, limit: float, unit: str, value: float | None, is_minimum: bool
+) -> BudgetVerdict:
+    if value is None:
+        passed = None
+    else:
+        passed = value >= limit if is_minimum else value <= limit
+    return BudgetVerdict(name=name, limit=limit, observed=value, unit=unit, passed=passed)
 
 
 def evaluate(budgets: Budgets, observed: Observed) -> list[BudgetVerdict]:
@@ -98,17 +152,15 @@ def evaluate(budgets: Budgets, observed: Observed) -> list[BudgetVerdict]:
         ),
         ("throughput_min_rps", budgets.throughput_min_rps, "req/s", observed.throughput_rps, True),
     ]
-    verdicts = []
-    for name, limit, unit, value, is_minimum in checks:
-        if limit is None:
-            continue
-        if value is None:
-            passed = None
-        else:
-            passed = value >= limit if is_minimum else value <= limit
-        verdicts.append(
-            BudgetVerdict(name=name, limit=limit, observed=value, unit=unit, passed=passed)
-        )
+    verdicts = [
+        _verdict(name, limit, unit, value, is_minimum)
+        for name, limit, unit, value, is_minimum in checks
+        if limit is not None and not (observed.per_step and name in STEP_BUDGETS)
+    ]
+    for name, (figure, unit, is_minimum) in FIGURE_BUDGETS.items():
+        limit = getattr(budgets, name)
+        if limit is not None:
+            verdicts.append(_verdict(name, limit, unit, observed.figures.get(figure), is_minimum))
     if observed.latency.count == 0:
         verdicts.append(
             BudgetVerdict(name="requests_completed", limit=1, observed=0, unit="", passed=False)

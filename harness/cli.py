@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import signal
@@ -32,7 +31,7 @@ from reports.render import write_report
 from reports.result import ResultFileError, RunResult, load_result
 from reports.tune_render import write_tune_report
 from reports.tune_result import TUNE_FILE, Margins, TuneResult, load_tune
-from scenarios.catalog import PROTOCOL_USERS, SCENARIOS, for_protocol, scenario
+from scenarios.catalog import PROTOCOL_USERS, SCENARIOS, OpenLoad, adjusted, scenario
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,7 +95,11 @@ def _add_load_options(
         default=default_budgets,
         metavar="FILE",
         help="budgets YAML to judge each run by"
-        + (f" (default: {default_budgets.relative_to(PROJECT_ROOT)})" if default_budgets else ""),
+        + (
+            f" (default: {default_budgets.relative_to(PROJECT_ROOT)})"
+            if default_budgets
+            else " (default: budgets/<scenario>.yml when there is one)"
+        ),
     )
     add(
         "--compose",
@@ -139,8 +142,16 @@ def _add_load_options(
     add(
         "--protocol",
         choices=sorted(PROTOCOL_USERS),
-        default="infer",
-        help="the contract to drive: infer (POST /v1/infer) or openai (POST /v1/chat/completions)",
+        help="the contract to drive: infer (POST /v1/infer) or openai (POST /v1/chat/completions);"
+        " default: the scenario's",
+    )
+    add("--stream", action="store_true", help="with --protocol openai: streamed answers (SSE)")
+    add(
+        "--processes",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="load generator processes (closed model: Locust master + N workers)",
     )
 
 
@@ -336,6 +347,21 @@ def _print_verdict(result: RunResult, report: Path) -> None:
             f"p95 {memory.p95_bytes / mib:.1f} MiB, max {memory.max_bytes / mib:.1f} MiB "
             f"({memory.samples} samples at {memory.rate_hz:.1f} Hz)"
         )
+    for step in result.findings.steps:
+        mark = {True: " pass", False: " FAIL", None: ""}[step.passed]
+        p95 = "-" if step.p95_ms is None else f"{step.p95_ms:.1f}"
+        print(
+            f"  {step.name:<28} {step.throughput_rps:7.1f} req/s  p95 {p95:>7} ms  "
+            f"errors {step.error_rate * 100:5.2f} %{mark}"
+        )
+    if result.findings.figures:
+        figures = ", ".join(
+            f"{name} {'n/a' if value is None else f'{value:.4g}'}"
+            for name, value in result.findings.figures.items()
+        )
+        print(f"found: {figures}")
+    for note in result.findings.notes:
+        print(f"note: {note}")
     for budget in result.budgets:
         mark = {True: "pass", False: "FAIL", None: "n/a "}[budget.passed]
         observed = "unavailable" if budget.observed is None else f"{budget.observed:.4g}"
@@ -350,22 +376,34 @@ def _exit_code(result: RunResult) -> int:
     return EXIT_BUDGET_BREACHED if result.verdict == "fail" else EXIT_OK
 
 
+def _scenario_budgets(name: str) -> Path | None:
+    """`budgets/<scenario>.yml`, the scenario's own budgets, when there is one."""
+    path = PROJECT_ROOT / "budgets" / f"{name}.yml"
+    return path if path.is_file() else None
+
+
 def _run_settings(args: argparse.Namespace) -> RunSettings:
-    chosen = for_protocol(scenario(args.scenario), args.protocol)
-    users = args.users or chosen.users
-    adjusted = dataclasses.replace(
+    chosen = scenario(args.scenario)
+    if args.users and isinstance(chosen.load, OpenLoad):
+        raise UsageError(f"--users: {chosen.name} is an open-model scenario (use --rate)")
+    if args.stream and args.protocol != "openai" and chosen.protocol != "openai":
+        raise UsageError("--stream needs --protocol openai")
+    final = adjusted(
         chosen,
-        duration_s=args.duration or chosen.duration_s,
-        users=users,
-        spawn_rate=users if args.users else chosen.spawn_rate,
-        rps_per_user=args.rate / users if args.rate else chosen.rps_per_user,
+        protocol=args.protocol,
+        duration_s=args.duration,
+        rate_rps=args.rate,
+        users=args.users,
+        stream=True if args.stream else None,
     )
+    budgets = args.budgets if args.budgets is not None else _scenario_budgets(chosen.name)
     return RunSettings(
-        scenario=adjusted,
+        scenario=final,
         project_root=PROJECT_ROOT,
         compose_file=args.compose,
         output_dir=args.output_dir.resolve(),
-        budgets_file=args.budgets,
+        budgets_file=budgets,
+        processes=args.processes,
         base_image=args.base_image,
         ready_timeout_s=args.ready_timeout,
         quiet=args.quiet,
@@ -482,7 +520,8 @@ def _clean(_: argparse.Namespace) -> int:
 
 def _scenarios(_: argparse.Namespace) -> int:
     for item in SCENARIOS.values():
-        print(f"{item.name:<12} {item.description}")
+        model = "open" if isinstance(item.load, OpenLoad) else "closed"
+        print(f"{item.name:<17} {model:<7} {item.duration_s:>4.0f}s  {item.description}")
     return EXIT_OK
 
 

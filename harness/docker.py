@@ -139,6 +139,9 @@ class RunningContainer:
         """SIGTERM, then SIGKILL after the stop grace period (the compose file's by default)."""
         self._container.stop(timeout=self.stop_timeout_s if timeout_s is None else timeout_s)
 
+    def start(self) -> None:
+        self._container.start()
+
     def remove(self) -> None:
         with contextlib.suppress(docker.errors.NotFound):
             self._container.remove(force=True, v=True)

@@ -11,15 +11,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.budgets import Budgets, load_budgets
+import httpx
+
+from harness.actions import ScenarioActions, StackHandles
+from harness.budgets import MIB, Budgets, load_budgets
 from harness.collect import RunRecord, build_result
 from harness.compose import BuildSpec, ComposeFile, ResourceLimits, ServiceSpec
 from harness.docker import DockerEngine, RunningContainer
-from harness.errors import UsageError
+from harness.errors import StackNotReadyError, UsageError
 from harness.images import ImageBuilder
 from harness.progress import ProgressDisplay
-from harness.runner import LoadPlan, run_locust
+from harness.runner import run_load
 from harness.sampler import ResourceSampler
+from harness.scrape import MetricsScraper
 from harness.settings import ExternalTarget, RunSettings
 from harness.stack import (
     GATEWAY_SERVICE,
@@ -32,6 +36,7 @@ from harness.stack import (
 from reports.junit import write_junit
 from reports.render import write_report
 from reports.result import ContainerOutcome, RunResult
+from scenarios.samples import HEADER
 
 IDLE_BASELINE_S = 1.0
 
@@ -92,11 +97,6 @@ def prepare(settings: RunSettings) -> tuple[ComposeFile, Budgets | None]:
     return compose, budgets
 
 
-def _plan(settings: RunSettings) -> LoadPlan:
-    s = settings.scenario
-    return LoadPlan(s.user_class, s.users, s.spawn_rate, s.duration_s, s.rps_per_user)
-
-
 def _finish(record: RunRecord, budgets: Budgets | None, run_dir: Path) -> RunOutcome:
     result = build_result(record, budgets)
     result.save(run_dir)
@@ -105,37 +105,113 @@ def _finish(record: RunRecord, budgets: Budgets | None, run_dir: Path) -> RunOut
     return RunOutcome(result=result, run_dir=run_dir, report=report)
 
 
+def _new_run_dir(settings: RunSettings) -> tuple[str, Path]:
+    run_id = new_run_id()
+    run_dir = settings.output_dir / run_id
+    run_dir.mkdir(parents=True)
+    return run_id, run_dir
+
+
 def run_external(
     settings: RunSettings, target: ExternalTarget, display: ProgressDisplay
 ) -> RunOutcome:
     """Drive a deployment that is already running: nothing is built, started or sampled."""
     budgets = load_budgets(settings.budgets_file) if settings.budgets_file else None
-    run_id = new_run_id()
-    run_dir = settings.output_dir / run_id
-    run_dir.mkdir(parents=True)
-    display.say(f"run {run_id}: scenario {settings.scenario.name} against {target.url}")
+    scenario = settings.scenario
+    run_id, run_dir = _new_run_dir(settings)
+    display.say(f"run {run_id}: scenario {scenario.name} against {target.url}")
     display.say("external target: container memory, CPU and state are not measured")
+    if scenario.needs_stack:
+        display.say(f"{scenario.name}: its actions need containers loadgate started; skipped")
     started_at = time.time()
     display.phase("load")
-    samples = run_locust(
-        _plan(settings), target.url, run_dir, display.update, target.locust_environment()
-    )
+    actions = ScenarioActions(scenario.actions, StackHandles())
+    scraper = MetricsScraper(target.url.rstrip("/") + "/metrics")
+    scraper.start()
+    try:
+        load = run_load(
+            scenario,
+            target.url,
+            run_dir,
+            display.update,
+            target.locust_environment(),
+            settings.processes,
+            on_started=actions.start,
+        )
+    finally:
+        action_log = actions.stop()
+        metrics = scraper.stop()
     record = RunRecord(
         run_id=run_id,
-        scenario=settings.scenario.name,
+        scenario=scenario,
         target_url=target.url,
         started_at=started_at,
         finished_at=time.time(),
-        users=settings.scenario.users,
-        target_rps=settings.scenario.target_rps or None,
-        samples_file=samples,
+        samples_file=load.samples,
         resources=[],
         resource_source="none",
         images=None,
         limits=ResourceLimits(),
         container=None,
+        load_started_at=load.started_at,
+        generator=load.generator,
+        events=action_log.events,
+        metrics=metrics,
     )
     return _finish(record, budgets, run_dir)
+
+
+def _scenario_gateway(settings: RunSettings, spec: ServiceSpec) -> ServiceSpec:
+    """The gateway service with the scenario's settings and, for `oom`, its memory limit."""
+    scenario = settings.scenario
+    limits = settings.gateway_limits or spec.limits
+    if scenario.gateway_memory_mb is not None:
+        memory = scenario.gateway_memory_mb * MIB
+        limits = dataclasses.replace(
+            limits,
+            memory_bytes=memory,
+            reserved_memory_bytes=min(limits.reserved_memory_bytes or memory, memory),
+        )
+    environment = {**spec.environment, **scenario.gateway_environment}
+    return dataclasses.replace(spec, limits=limits, environment=environment)
+
+
+def _mock_stats(mock_url: str) -> dict[str, int] | None:
+    try:
+        response = httpx.get(f"{mock_url}/admin/stats", timeout=5)
+        response.raise_for_status()
+    except httpx.HTTPError:
+        return None
+    return {k: int(v) for k, v in response.json().items() if isinstance(v, int | float)}
+
+
+def _reset_mock(mock_url: str) -> None:
+    httpx.post(f"{mock_url}/admin/reset", timeout=5).raise_for_status()
+
+
+def _oom_at_start(
+    settings: RunSettings, exc: StackNotReadyError, token: str, run_dir: Path
+) -> RunRecord | None:
+    """A gateway OOM-killed before it was ever ready is a finding, not a setup error."""
+    if exc.service != GATEWAY_SERVICE or "OOM-killed" not in str(exc):
+        return None
+    samples = run_dir / "samples.csv"
+    samples.write_text(",".join(HEADER) + "\n")
+    return RunRecord(
+        run_id=run_dir.name,
+        scenario=settings.scenario,
+        target_url="",
+        started_at=time.time(),
+        finished_at=time.time(),
+        samples_file=samples,
+        resources=[],
+        resource_source="none",
+        images=None,
+        limits=ResourceLimits(),
+        container=ContainerOutcome(
+            restarts=0, oom_killed=True, exit_code=137, token_in_logs=token in exc.logs
+        ),
+    )
 
 
 def run(settings: RunSettings, display: ProgressDisplay) -> RunOutcome:
@@ -145,12 +221,8 @@ def run(settings: RunSettings, display: ProgressDisplay) -> RunOutcome:
     scenario = settings.scenario
     token = "lg-test-" + secrets.token_hex(16)
     gateway_spec, redis_spec = _services(compose, token)
-    gateway_spec = gateway_under_test(settings, gateway_spec)
-    if settings.gateway_limits is not None:
-        gateway_spec = dataclasses.replace(gateway_spec, limits=settings.gateway_limits)
-    run_id = new_run_id()
-    run_dir = settings.output_dir / run_id
-    run_dir.mkdir(parents=True)
+    gateway_spec = _scenario_gateway(settings, gateway_under_test(settings, gateway_spec))
+    run_id, run_dir = _new_run_dir(settings)
     display.say(f"run {run_id}: scenario {scenario.name}, results in {run_dir}")
 
     engine = DockerEngine.connect()
@@ -169,33 +241,78 @@ def run(settings: RunSettings, display: ProgressDisplay) -> RunOutcome:
             ready_timeout_s=settings.ready_timeout_s,
             ready_path=settings.ready_path,
         )
-        with GatewayStack(engine, config, display.say) as stack:
-            sampler = ResourceSampler(stack.gateway)
-            sampler.start()
-            time.sleep(IDLE_BASELINE_S)
-            display.phase("load")
-            try:
-                samples = run_locust(_plan(settings), stack.gateway_url, run_dir, display.update)
-            finally:
-                resources = sampler.stop()
-            outcome = _container_outcome(stack.gateway, token)
-            display.phase("teardown")
+        try:
+            record = _run_on_stack(settings, engine, config, token, run_dir, display)
+        except StackNotReadyError as exc:
+            oom = _oom_at_start(settings, exc, token, run_dir)
+            if oom is None:
+                raise
+            display.say("the gateway was OOM-killed before it became ready")
+            record = dataclasses.replace(oom, images=images, limits=gateway_spec.limits)
+        record = dataclasses.replace(record, started_at=started_at)
     finally:
         engine.close()
+    return _finish(record, budgets, run_dir)
 
-    record = RunRecord(
-        run_id=run_id,
-        scenario=scenario.name,
+
+def _run_on_stack(
+    settings: RunSettings,
+    engine: DockerEngine,
+    config: StackConfig,
+    token: str,
+    run_dir: Path,
+    display: ProgressDisplay,
+) -> RunRecord:
+    scenario = settings.scenario
+    with GatewayStack(engine, config, display.say) as stack:
+        handles = StackHandles(
+            gateway=stack.gateway,
+            redis=stack.containers[REDIS_SERVICE],
+            gateway_url=stack.gateway_url,
+            mock_url=stack.mock_url,
+            ready_path=settings.ready_path,
+            stop_grace_s=stack.gateway.stop_timeout_s,
+        )
+        actions = ScenarioActions(scenario.actions, handles)
+        sampler = ResourceSampler(stack.gateway)
+        scraper = MetricsScraper(f"{stack.gateway_url}/metrics")
+        sampler.start()
+        time.sleep(IDLE_BASELINE_S)
+        _reset_mock(stack.mock_url)
+        scraper.start()
+        display.phase("load")
+        try:
+            load = run_load(
+                scenario,
+                stack.gateway_url,
+                run_dir,
+                display.update,
+                processes=settings.processes,
+                on_started=actions.start,
+            )
+        finally:
+            action_log = actions.stop()
+            resources = sampler.stop()
+            metrics = scraper.stop()
+        upstream_calls = _mock_stats(stack.mock_url)
+        outcome = _container_outcome(stack.gateway, token)
+        display.phase("teardown")
+    return RunRecord(
+        run_id=config.run_id,
+        scenario=scenario,
         target_url=stack.gateway_url,
-        started_at=started_at,
+        started_at=time.time(),
         finished_at=time.time(),
-        users=scenario.users,
-        target_rps=scenario.target_rps or None,
-        samples_file=samples,
+        samples_file=load.samples,
         resources=resources,
         resource_source=sampler.source,
-        images=images,
-        limits=gateway_spec.limits,
+        images=config.images,
+        limits=config.gateway.limits,
         container=outcome,
+        load_started_at=load.started_at,
+        generator=load.generator,
+        events=action_log.events,
+        shutdown=action_log.shutdown,
+        metrics=metrics,
+        upstream_calls=upstream_calls,
     )
-    return _finish(record, budgets, run_dir)

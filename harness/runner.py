@@ -1,40 +1,42 @@
-"""Runs Locust headless in its own process, bounded in time, and follows its samples.
+"""Runs the load generator in its own processes, bounded in time, and follows their samples.
 
-Locust runs as a subprocess so that its gevent monkey-patching never touches the harness (which
-samples containers in threads). Its requests land in a CSV file (`scenarios/recorder.py`) that
-this module tails for the progress display.
+Closed load is Locust, headless (`--processes N` for Locust's own distributed mode: a master and
+N forked workers); open load is `scenarios.openmodel`, N processes each taking an interleaved
+share of the schedule. Generators run as subprocesses so that Locust's gevent monkey-patching
+never touches the harness (which samples containers in threads). Each generator process writes
+its own samples file; they are merged into one `samples.csv` at the end (raw rows, so
+percentiles of the merged run are exact, not averages of averages). The CPU the generators used
+is measured, so a run whose generator was the bottleneck can be refused.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import os
+import resource
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 import scenarios
 from harness.errors import LoadGeneratorError
+from scenarios.catalog import OpenLoad, Scenario
+from scenarios.samples import HEADER
 
 LOCUSTFILE = Path(scenarios.__file__).parent / "locustfile.py"
 STOP_TIMEOUT_S = 5
 GRACE_S = 30.0
 WINDOW_S = 5.0
-
-
-@dataclass(frozen=True)
-class LoadPlan:
-    user_class: str
-    users: int
-    spawn_rate: float
-    duration_s: float
-    rps_per_user: float
+REQUEST_TIMEOUT_S = 30.0
+PARTS_DIR = "samples.parts"
 
 
 @dataclass(frozen=True)
@@ -46,34 +48,65 @@ class Progress:
     window_p95_ms: float | None
 
 
-class SampleTail:
-    """Reads rows appended to the samples CSV since the last call."""
+@dataclass(frozen=True)
+class GeneratorStats:
+    """What the load generator did and what it cost."""
 
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._file: IO[str] | None = None
-        self._pending = ""
+    model: str
+    processes: int
+    cpu_s: float
+    wall_s: float
+    busiest_process_cores: float
+    """CPU of the busiest generator process over the run, in cores (1.0 saturates it)."""
+    scheduled: int | None = None
+    sent: int | None = None
+    missed: int | None = None
+    unfinished: int | None = None
+
+
+@dataclass(frozen=True)
+class LoadRun:
+    samples: Path
+    generator: GeneratorStats
+    started_at: float
+    """Unix time the load began (the open model's schedule origin)."""
+
+
+class SampleTail:
+    """Reads rows appended to the generators' samples files since the last call."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._files: dict[Path, IO[str]] = {}
+        self._pending: dict[Path, str] = {}
         self.requests = 0
         self.errors = 0
+        self.first_start: float | None = None
         self._window: deque[tuple[float, float]] = deque()
 
     def poll(self, now: float) -> None:
-        if self._file is None:
-            if not self._path.exists():
-                return
-            self._file = self._path.open(newline="")
-            self._file.readline()  # header
-        self._pending += self._file.read()
-        lines = self._pending.split("\n")
-        self._pending = lines.pop()
+        for path in sorted(self._directory.glob("*.csv")):
+            if path not in self._files:
+                self._files[path] = path.open(newline="")
+                self._files[path].readline()  # header
+                self._pending[path] = ""
+            self._read(path)
+        while self._window and self._window[0][0] < now - WINDOW_S:
+            self._window.popleft()
+
+    def _read(self, path: Path) -> None:
+        text = self._pending[path] + self._files[path].read()
+        lines = text.split("\n")
+        self._pending[path] = lines.pop()
         for row in csv.reader(lines):
             if len(row) < 5:
                 continue
+            start, latency = float(row[0]), float(row[1])
             self.requests += 1
             self.errors += 1 if row[4] else 0
-            self._window.append((float(row[0]) + float(row[1]) / 1000, float(row[1])))
-        while self._window and self._window[0][0] < now - WINDOW_S:
-            self._window.popleft()
+            if self.first_start is None or start < self.first_start:
+                self.first_start = start
+            self._window.append((start + latency / 1000, latency))
 
     def window_p95(self) -> float | None:
         if not self._window:
@@ -82,27 +115,29 @@ class SampleTail:
         return latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
+        for handle in self._files.values():
+            handle.close()
 
 
-def locust_command(plan: LoadPlan, host: str, samples: Path) -> list[str]:
-    return [
+def locust_command(chosen: Scenario, host: str, samples: Path, processes: int = 1) -> list[str]:
+    load = chosen.load
+    assert not isinstance(load, OpenLoad)
+    command = [
         sys.executable,
         "-m",
         "locust",
         "-f",
         str(LOCUSTFILE),
-        plan.user_class,
+        chosen.user_class,
         "--headless",
         "--host",
         host,
         "--users",
-        str(plan.users),
+        str(load.users),
         "--spawn-rate",
-        str(plan.spawn_rate),
+        str(load.spawn_rate),
         "--run-time",
-        f"{max(1, round(plan.duration_s))}s",
+        f"{max(1, round(chosen.duration_s))}s",
         "--stop-timeout",
         str(STOP_TIMEOUT_S),
         "--only-summary",
@@ -113,64 +148,207 @@ def locust_command(plan: LoadPlan, host: str, samples: Path) -> list[str]:
         "--lg-samples",
         str(samples),
         "--lg-rps-per-user",
-        str(plan.rps_per_user),
+        str(load.rps_per_user),
     ]
+    if processes > 1:
+        command += ["--processes", str(processes)]
+    return command
 
 
-def run_locust(
-    plan: LoadPlan,
+def open_model_command(
+    chosen: Scenario, host: str, parts: Path, index: int, processes: int
+) -> list[str]:
+    load = chosen.load
+    assert isinstance(load, OpenLoad)
+    stages = ",".join(f"{s.duration_s:g}:{s.rate_rps:g}" for s in load.stages)
+    command = [
+        sys.executable,
+        "-m",
+        "scenarios.openmodel",
+        "--url",
+        host,
+        "--protocol",
+        chosen.protocol,
+        "--stages",
+        stages,
+        "--arrival",
+        load.arrival,
+        "--prompts",
+        chosen.prompts,
+        "--max-in-flight",
+        str(max(1, load.max_in_flight // processes)),
+        "--timeout",
+        f"{REQUEST_TIMEOUT_S:g}",
+        "--index",
+        str(index),
+        "--of",
+        str(processes),
+        "--samples",
+        str(parts / f"samples-{index}.csv"),
+        "--summary",
+        str(parts / f"generator-{index}.json"),
+        "--started",
+        str(parts / f"started-{index}"),
+    ]
+    if chosen.stream:
+        command.append("--stream")
+    return command
+
+
+@dataclass
+class _Processes:
+    handles: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: list[Path] = field(default_factory=list)
+
+    def start(self, command: list[str], log_path: Path, environment: Mapping[str, str]) -> None:
+        with log_path.open("w") as log_file:
+            self.handles.append(
+                subprocess.Popen(
+                    command,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, **environment},
+                    start_new_session=True,  # Ctrl-C reaches the harness, which stops them
+                )
+            )
+        self.logs.append(log_path)
+
+    def running(self) -> bool:
+        return any(p.poll() is None for p in self.handles)
+
+    def stop(self) -> None:
+        for process in self.handles:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.handles:
+            try:
+                process.wait(timeout=STOP_TIMEOUT_S + 5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def check(self) -> None:
+        for process, log_path in zip(self.handles, self.logs, strict=True):
+            if process.returncode != 0:
+                output = log_path.read_text()[-2000:]
+                raise LoadGeneratorError(
+                    f"the load generator exited with code {process.returncode}:\n{output}"
+                )
+
+
+def run_load(
+    chosen: Scenario,
     host: str,
     run_dir: Path,
     on_progress: Callable[[Progress], None],
     environment: Mapping[str, str] | None = None,
-) -> Path:
-    """Run the plan to completion; returns the samples file. Interrupts stop Locust first."""
-    samples = run_dir / "samples.csv"
-    log_path = run_dir / "locust.log"
-    tail = SampleTail(samples)
-    deadline_s = plan.duration_s + STOP_TIMEOUT_S + GRACE_S
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            locust_command(plan, host, samples),
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(environment or {})},
-            start_new_session=True,  # Ctrl-C reaches the harness, which stops Locust itself
-        )
-        started = time.monotonic()
-        try:
-            while process.poll() is None:
-                elapsed = time.monotonic() - started
-                if elapsed > deadline_s:
-                    raise LoadGeneratorError(f"Locust did not stop within {deadline_s:.0f} s")
-                tail.poll(time.time())
-                on_progress(
-                    Progress(
-                        elapsed,
-                        max(0.0, plan.duration_s - elapsed),
-                        tail.requests,
-                        tail.errors,
-                        tail.window_p95(),
-                    )
-                )
-                time.sleep(1.0)
-        finally:
-            _stop(process)
-            tail.close()
-    if process.returncode != 0:
-        output = log_path.read_text()[-2000:]
-        raise LoadGeneratorError(f"Locust exited with code {process.returncode}:\n{output}")
-    if not samples.exists():
-        raise LoadGeneratorError(f"Locust recorded no samples (see {log_path})")
-    return samples
+    processes: int = 1,
+    on_started: Callable[[float], None] | None = None,
+) -> LoadRun:
+    """Run the scenario's load to completion; interrupts stop the generators first.
 
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
+    `on_started(unix_time)` is called once, as soon as the load has begun.
+    """
+    parts = run_dir / PARTS_DIR
+    parts.mkdir()
+    open_model = isinstance(chosen.load, OpenLoad)
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    group = _Processes()
+    if open_model:
+        for index in range(processes):
+            command = open_model_command(chosen, host, parts, index, processes)
+            group.start(command, run_dir / f"generator-{index}.log", environment or {})
+    else:
+        command = locust_command(chosen, host, parts / "samples.csv", processes)
+        group.start(command, run_dir / "locust.log", environment or {})
+    tail = SampleTail(parts)
+    deadline_s = chosen.duration_s + STOP_TIMEOUT_S + GRACE_S + REQUEST_TIMEOUT_S
+    started = time.monotonic()
+    load_started_at: float | None = None
     try:
-        process.wait(timeout=STOP_TIMEOUT_S + 5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        while group.running():
+            elapsed = time.monotonic() - started
+            if elapsed > deadline_s:
+                raise LoadGeneratorError(
+                    f"the load generator did not stop within {deadline_s:.0f} s"
+                )
+            tail.poll(time.time())
+            if load_started_at is None:
+                load_started_at = _load_started(parts, tail, open_model)
+                if load_started_at is not None and on_started is not None:
+                    on_started(load_started_at)
+            on_progress(
+                Progress(
+                    elapsed,
+                    max(0.0, chosen.duration_s - elapsed),
+                    tail.requests,
+                    tail.errors,
+                    tail.window_p95(),
+                )
+            )
+            time.sleep(0.1 if load_started_at is None else 0.5)
+    finally:
+        group.stop()
+        tail.close()
+    group.check()
+    wall_s = time.monotonic() - started
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (children.ru_utime - children_before.ru_utime) + (
+        children.ru_stime - children_before.ru_stime
+    )
+    samples = merge_samples(parts, run_dir / "samples.csv")
+    stats = _generator_stats(parts, open_model, processes, cpu_s, wall_s)
+    shutil.rmtree(parts)
+    return LoadRun(samples, stats, load_started_at or started)
+
+
+def _load_started(parts: Path, tail: SampleTail, open_model: bool) -> float | None:
+    if open_model:
+        marks = sorted(parts.glob("started-*"))
+        return float(marks[0].read_text()) if marks else None
+    return tail.first_start
+
+
+def merge_samples(parts: Path, merged: Path) -> Path:
+    """All generators' rows in one file, in order of start time."""
+    rows: list[list[str]] = []
+    for path in sorted(parts.glob("*.csv")):
+        with path.open(newline="") as handle:
+            reader = csv.reader(handle)
+            next(reader, None)
+            rows.extend(row for row in reader if len(row) == len(HEADER))
+    if not rows:
+        raise LoadGeneratorError("the load generator recorded no samples")
+    rows.sort(key=lambda row: float(row[0]))
+    with merged.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+    return merged
+
+
+def _generator_stats(
+    parts: Path, open_model: bool, processes: int, cpu_s: float, wall_s: float
+) -> GeneratorStats:
+    if not open_model:
+        return GeneratorStats(
+            model="closed",
+            processes=processes,
+            cpu_s=cpu_s,
+            wall_s=wall_s,
+            busiest_process_cores=cpu_s / wall_s / processes if wall_s else 0.0,
+        )
+    summaries = [json.loads(p.read_text()) for p in sorted(parts.glob("generator-*.json"))]
+    if len(summaries) != processes:
+        raise LoadGeneratorError("a load generator process ended without its summary")
+    return GeneratorStats(
+        model="open",
+        processes=processes,
+        cpu_s=sum(s["cpu_s"] for s in summaries),
+        wall_s=wall_s,
+        busiest_process_cores=max(s["cpu_s"] / s["wall_s"] for s in summaries),
+        scheduled=sum(s["scheduled"] for s in summaries),
+        sent=sum(s["sent"] for s in summaries),
+        missed=sum(s["missed"] for s in summaries),
+        unfinished=sum(s["unfinished"] for s in summaries),
+    )

@@ -36,6 +36,8 @@ class ResourceSample:
     throttled_ns: int
     """Cumulative time the container was throttled by its CPU quota."""
     open_fds: int | None
+    tcp_established: int | None = None
+    """Established TCP connections in the container's network namespace (both directions)."""
 
 
 def _read_int(path: Path) -> int:
@@ -140,6 +142,23 @@ def _open_fds(pid: int) -> int | None:
         return None
 
 
+TCP_ESTABLISHED = "01"
+
+
+def tcp_established(pid: int, proc: Path = Path("/proc")) -> int | None:
+    """Established connections in `pid`'s network namespace, read from the host's /proc (the
+    fourth column of /proc/<pid>/net/tcp{,6} is the state, 01 = ESTABLISHED)."""
+    count = 0
+    try:
+        for table in ("tcp", "tcp6"):
+            with (proc / str(pid) / "net" / table).open() as handle:
+                next(handle, None)
+                count += sum(1 for line in handle if line.split()[3] == TCP_ESTABLISHED)
+    except (OSError, IndexError):
+        return None
+    return count
+
+
 class ResourceSampler:
     """Samples one container in a background thread from `start()` until `stop()`."""
 
@@ -181,7 +200,13 @@ class ResourceSampler:
             else:
                 self.samples.append(
                     ResourceSample(
-                        time.time(), working_set, usage, cpu_ns, throttled_ns, _open_fds(pid)
+                        time.time(),
+                        working_set,
+                        usage,
+                        cpu_ns,
+                        throttled_ns,
+                        _open_fds(pid),
+                        tcp_established(pid),
                     )
                 )
             next_at += self.interval_s

@@ -49,3 +49,5 @@ class RunSettings:
     gateway_build: Path | None = None
     """Build the gateway from this directory's own Dockerfile instead."""
     ready_path: str = "/ready"
+    processes: int = 1
+    """Load generator processes."""

@@ -17,8 +17,17 @@ from reports.result import (
     TimePoint,
 )
 
+OPTIONAL_COLUMNS = ("lag_ms", "ttft_ms", "tokens")
 PERCENTILES = {"p50_ms": 50, "p90_ms": 90, "p95_ms": 95, "p99_ms": 99}
-RESOURCE_COLUMNS = ["t", "memory_bytes", "memory_usage_bytes", "cpu_ns", "throttled_ns", "open_fds"]
+RESOURCE_COLUMNS = [
+    "t",
+    "memory_bytes",
+    "memory_usage_bytes",
+    "cpu_ns",
+    "throttled_ns",
+    "open_fds",
+    "tcp_established",
+]
 
 
 def percentile(values: np.ndarray | pd.Series, q: float) -> float:
@@ -29,6 +38,9 @@ def percentile(values: np.ndarray | pd.Series, q: float) -> float:
 def load_requests(path: Path) -> pd.DataFrame:
     frame = pd.read_csv(path, dtype={"name": str, "error": str}, keep_default_na=False)
     frame["error"] = frame["error"].astype(str)
+    for column in OPTIONAL_COLUMNS:  # written empty by Locust, absent from older files
+        values = frame[column] if column in frame else pd.Series(np.nan, index=frame.index)
+        frame[column] = pd.to_numeric(values, errors="coerce")
     return frame
 
 
@@ -128,11 +140,15 @@ def resource_points(resources: pd.DataFrame, load_started_at: float) -> list[Res
     times = resources["t"].to_numpy(dtype=float) - load_started_at
     memory = resources["memory_bytes"].to_numpy(dtype=np.int64)
     cores = resources["cpu_cores"].to_numpy(dtype=float)
+    fds = resources["open_fds"].to_numpy(dtype=float)
+    tcp = resources["tcp_established"].to_numpy(dtype=float)
     return [
         ResourcePoint(
             t=round(float(t), 3),
             memory_bytes=int(m),
             cpu_cores=None if np.isnan(c) else round(float(c), 4),
+            open_fds=None if np.isnan(fd) else int(fd),
+            tcp_established=None if np.isnan(conns) else int(conns),
         )
-        for t, m, c in zip(times, memory, cores, strict=True)
+        for t, m, c, fd, conns in zip(times, memory, cores, fds, tcp, strict=True)
     ]

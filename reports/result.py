@@ -70,6 +70,97 @@ class ContainerOutcome(_Model):
     token_in_logs: bool
 
 
+class StreamStats(_Model):
+    """Streaming answers: time to first token and inter-token latency (ms), tokens/s."""
+
+    count: int
+    ttft_p50_ms: float
+    ttft_p95_ms: float
+    ttft_p99_ms: float
+    itl_p50_ms: float | None
+    itl_p95_ms: float | None
+    tokens_per_s_p50: float | None
+    """Output tokens per second of one stream, after its first token."""
+
+
+class GeneratorRecord(_Model):
+    """The load generator's own health: a run it could not drive is not a gateway result."""
+
+    model: Literal["open", "closed"]
+    processes: int
+    cpu_s: float
+    wall_s: float
+    busiest_process_cores: float
+    scheduled: int | None
+    sent: int | None
+    missed: int | None
+    """Sends due that never went out before the run ended."""
+    unfinished: int | None
+    lag_p50_ms: float | None
+    lag_p99_ms: float | None
+    lag_max_ms: float | None
+
+
+class RunEvent(_Model):
+    """Something done to the stack during the run (a fault switched on, Redis stopped...)."""
+
+    t: float
+    name: str
+    detail: str = ""
+
+
+class ShutdownRecord(_Model):
+    sigterm_at: float
+    not_ready_after_s: float | None
+    """From SIGTERM until `/ready` stopped answering 200 (None: it never did)."""
+    not_ready_answer: str
+    """What `/ready` answered then: "503", or the connection error once the process was gone."""
+    exited_after_s: float
+    exit_code: int
+    killed: bool
+    """SIGKILL was needed: the process outlived the stop grace period."""
+
+
+class MetricSeries(_Model):
+    first: float
+    last: float
+    max: float
+
+
+class GatewayMetrics(_Model):
+    """The gateway's own Prometheus metrics, scraped during the run, if it has any."""
+
+    available: bool
+    reason: str = ""
+    scrapes: int = 0
+    series: dict[str, MetricSeries] = {}
+
+
+class StepStats(_Model):
+    """One stage of an open-model schedule (or one phase of a run split by its events)."""
+
+    name: str
+    start_s: float
+    end_s: float
+    target_rps: float | None
+    requests: int
+    throughput_rps: float
+    error_rate: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    passed: bool | None = None
+    """For a ramp: whether this step met the budgets."""
+
+
+class Findings(_Model):
+    """What the scenario exists to find: named figures, and a table of steps or phases."""
+
+    figures: dict[str, float | None] = {}
+    notes: list[str] = []
+    steps: list[StepStats] = []
+
+
 class TimePoint(_Model):
     """One second of the run, `t` seconds after the load started."""
 
@@ -85,6 +176,8 @@ class ResourcePoint(_Model):
     t: float
     memory_bytes: int
     cpu_cores: float | None
+    open_fds: int | None = None
+    tcp_established: int | None = None
 
 
 class BudgetVerdict(_Model):
@@ -120,6 +213,14 @@ class RunResult(_Model):
     container: ContainerOutcome | None
     timeline: list[TimePoint]
     resources: list[ResourcePoint]
+    generator: GeneratorRecord | None = None
+    streaming: StreamStats | None = None
+    events: list[RunEvent] = []
+    shutdown: ShutdownRecord | None = None
+    gateway_metrics: GatewayMetrics | None = None
+    upstream_calls: dict[str, int] | None = None
+    """The mock provider's counters over the load (None when the provider is not loadgate's)."""
+    findings: Findings = Findings()
     budgets: list[BudgetVerdict]
     verdict: Verdict
     files: dict[str, str]

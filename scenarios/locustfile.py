@@ -5,11 +5,13 @@ Adds loadgate's own options (`--lg-samples`, `--lg-rps-per-user`) and records ev
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from locust import events
 from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
 
 from scenarios.recorder import SampleRecorder
 from scenarios.users import ChatUser, InferUser
@@ -25,6 +27,14 @@ def _add_options(parser: Any) -> None:
 
 @events.init.add_listener
 def _record_samples(environment: Environment, **_: Any) -> None:
+    """Each process that makes requests records them; distributed, that is each worker, in a
+    file of its own (the harness merges them), and never the master."""
     options = environment.parsed_options
-    if options is not None and options.lg_samples:
-        SampleRecorder(environment, Path(options.lg_samples))
+    if options is None or not options.lg_samples:
+        return
+    if isinstance(environment.runner, MasterRunner):
+        return
+    path = Path(options.lg_samples)
+    if isinstance(environment.runner, WorkerRunner):
+        path = path.with_name(f"{path.stem}-{os.getpid()}{path.suffix}")
+    SampleRecorder(environment, path)

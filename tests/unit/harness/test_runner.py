@@ -1,29 +1,36 @@
-"""Following Locust's sample file while it runs."""
+"""Driving the load generators: their commands, following their samples, merging them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from harness.runner import LoadPlan, SampleTail, locust_command
+import pytest
 
-HEADER = "start,latency_ms,name,status,error,bytes\n"
+from harness.errors import LoadGeneratorError
+from harness.runner import SampleTail, locust_command, merge_samples, open_model_command
+from scenarios.catalog import SCENARIOS, adjusted
+from scenarios.samples import HEADER
+
+HEAD = ",".join(HEADER) + "\n"
 
 
 def test_tail_counts_rows_as_they_are_appended(tmp_path: Path) -> None:
     """Rows are counted once, partial lines wait for their end, errors are counted."""
-    path = tmp_path / "samples.csv"
-    tail = SampleTail(path)
+    tail = SampleTail(tmp_path)
     tail.poll(now=100.0)
     assert tail.requests == 0  # no file yet
+    path = tmp_path / "samples-0.csv"
     path.write_text(
-        HEADER + "99.0,10.0,/v1/infer,200,,5\n99.1,30.0,/v1/infer,502,http_502,5\n99.2,20"
+        HEAD + "99.0,10.0,/v1/infer,200,,5,,,\n99.1,30.0,/v1/infer,502,http_502,5,,,\n99.2,20"
     )
     tail.poll(now=100.0)
     assert (tail.requests, tail.errors) == (2, 1)
     with path.open("a") as handle:
-        handle.write(".0,/v1/infer,200,,5\n")
+        handle.write(".0,/v1/infer,200,,5,,,\n")
+    (tmp_path / "samples-1.csv").write_text(HEAD + "98.5,5.0,/v1/infer,200,,5,0.1,,\n")
     tail.poll(now=100.0)
-    assert (tail.requests, tail.errors) == (3, 1)
+    assert (tail.requests, tail.errors) == (4, 1)
+    assert tail.first_start == 98.5
     assert tail.window_p95() == 30.0
     tail.poll(now=200.0)
     assert tail.window_p95() is None  # everything fell out of the 5 s window
@@ -32,9 +39,36 @@ def test_tail_counts_rows_as_they_are_appended(tmp_path: Path) -> None:
 
 def test_locust_is_bounded_and_records_samples(tmp_path: Path) -> None:
     """The command is headless, time-bounded, and points the recorder at the run directory."""
-    plan = LoadPlan("InferUser", users=4, spawn_rate=4, duration_s=12.4, rps_per_user=2.5)
-    command = locust_command(plan, "http://127.0.0.1:9", tmp_path / "s.csv")
+    chosen = adjusted(SCENARIOS["smoke"], duration_s=12.4, users=4, rate_rps=10)
+    command = locust_command(chosen, "http://127.0.0.1:9", tmp_path / "s.csv", processes=3)
     joined = " ".join(command)
     assert "--headless" in command and "--run-time 12s" in joined and "--stop-timeout 5" in joined
     assert f"--lg-samples {tmp_path / 's.csv'}" in joined and "--lg-rps-per-user 2.5" in joined
     assert command[command.index("-f") + 2] == "InferUser"
+    assert "--processes 3" in joined
+
+
+def test_open_model_processes_split_the_schedule(tmp_path: Path) -> None:
+    """Each generator process gets its index, the stages, and its own files."""
+    chosen = SCENARIOS["spike"]
+    command = open_model_command(chosen, "http://127.0.0.1:9", tmp_path, index=1, processes=2)
+    joined = " ".join(command)
+    assert "--stages 15:100,10:1600,20:100" in joined
+    assert "--index 1 --of 2" in joined
+    assert str(tmp_path / "samples-1.csv") in joined
+    assert "--max-in-flight 512" in joined
+
+
+def test_merge_orders_every_process_rows_by_start(tmp_path: Path) -> None:
+    """Merged samples hold each process's rows once, in start order."""
+    (tmp_path / "samples-0.csv").write_text(HEAD + "3.0,1,a,200,,1,,,\n1.0,1,a,200,,1,,,\n")
+    (tmp_path / "samples-1.csv").write_text(HEAD + "2.0,1,a,200,,1,,,\n")
+    merged = merge_samples(tmp_path, tmp_path / "merged.csv")
+    starts = [line.split(",")[0] for line in merged.read_text().splitlines()[1:]]
+    assert starts == ["1.0", "2.0", "3.0"]
+
+
+def test_merge_without_samples_is_a_generator_error(tmp_path: Path) -> None:
+    """No rows at all means the generator failed, said plainly."""
+    with pytest.raises(LoadGeneratorError, match="no samples"):
+        merge_samples(tmp_path, tmp_path / "merged.csv")

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import random
 
-import pytest
-
 from gateway.schemas import ChatCompletionRequest, InferRequest
-from scenarios.catalog import SCENARIOS, for_protocol, scenario
 from scenarios.payloads import chat_payload, infer_payload
 
 
@@ -25,22 +22,8 @@ def test_payloads_are_deterministic_under_a_seed() -> None:
     ]
 
 
-def test_catalogue_lookup() -> None:
-    """Known scenarios are found; unknown ones name the choices."""
-    assert scenario("smoke") is SCENARIOS["smoke"]
-    assert SCENARIOS["smoke"].target_rps == 40
-    with pytest.raises(KeyError, match="smoke"):
-        scenario("nope")
-
-
 def test_chat_payloads_validate_against_the_openai_schema() -> None:
     """The OpenAI-shaped bodies pass the gateway's chat-completions validation."""
     rng = random.Random(2)
     for _ in range(200):
         ChatCompletionRequest.model_validate(chat_payload(rng))
-
-
-def test_protocol_picks_the_user_class() -> None:
-    """`infer` drives /v1/infer, `openai` drives /v1/chat/completions."""
-    assert for_protocol(SCENARIOS["smoke"], "openai").user_class == "ChatUser"
-    assert for_protocol(SCENARIOS["smoke"], "infer").user_class == "InferUser"

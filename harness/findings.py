@@ -1,0 +1,237 @@
+"""What each scenario finds: its figures, notes and steps, from everything a run recorded.
+
+Figures that need something the run did not have (the gateway's `/metrics`, the mock provider's
+counters, a container) are left out, and the budgets that would judge them report "unavailable".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from harness.budgets import Budgets
+from reports import findings as f
+from reports.aggregate import percentile
+from reports.result import (
+    Findings,
+    GatewayMetrics,
+    RunEvent,
+    ShutdownRecord,
+    StepStats,
+)
+from scenarios.catalog import OpenLoad, Scenario
+
+MB = 1000 * 1000
+MIB = 1024 * 1024
+MAPPED_STATUSES = {200, 429, 502, 503, 504}
+"""What a gateway may answer while its provider fails: success or a mapped error."""
+
+
+@dataclass
+class FindingInputs:
+    scenario: Scenario
+    requests: pd.DataFrame
+    resources: pd.DataFrame | None
+    load_started_at: float
+    budgets: Budgets
+    events: list[RunEvent] = field(default_factory=list)
+    shutdown: ShutdownRecord | None = None
+    metrics: GatewayMetrics | None = None
+    upstream_calls: Mapping[str, int] | None = None
+    image_size_bytes: int | None = None
+
+
+def _metric_delta(metrics: GatewayMetrics | None, name: str) -> float | None:
+    if metrics is None or not metrics.available or name not in metrics.series:
+        return None
+    series = metrics.series[name]
+    return series.last - series.first
+
+
+def _metric_max(metrics: GatewayMetrics | None, name: str) -> float | None:
+    if metrics is None or not metrics.available or name not in metrics.series:
+        return None
+    return metrics.series[name].max
+
+
+def _phases(inputs: FindingInputs) -> list[StepStats]:
+    """The run split at each event: before the first, between events, after the last."""
+    marks = [e for e in inputs.events if e.name not in ("gateway exited",)]
+    if not marks:
+        return []
+    end = inputs.scenario.duration_s
+    edges = [0.0] + [max(0.0, e.t - inputs.load_started_at) for e in marks] + [end]
+    names = ["before " + marks[0].name] + [
+        f"{e.name} at {edge:.0f} s" for e, edge in zip(marks, edges[1:], strict=False)
+    ]
+    return [
+        f.step_stats(inputs.requests, name, (lo, hi), inputs.load_started_at)
+        for name, lo, hi in zip(names, edges, edges[1:], strict=False)
+        if hi > lo
+    ]
+
+
+def compute(inputs: FindingInputs) -> Findings:
+    figures: dict[str, float | None] = {}
+    notes: list[str] = []
+    steps: list[StepStats] = []
+    requests, load = inputs.requests, inputs.scenario.load
+    budgets = inputs.budgets
+
+    if inputs.image_size_bytes is not None:
+        figures["image_size_mb"] = inputs.image_size_bytes / MB
+    figures["goodput"] = f.goodput(requests, budgets.goodput_ttft_ms, budgets.goodput_latency_ms)
+    if inputs.resources is not None and inputs.shutdown is None:
+        for column, name, scale in (
+            ("memory_bytes", "memory_growth_mb_per_10k", MIB),
+            ("open_fds", "fd_growth_per_10k", 1),
+            ("tcp_established", "tcp_growth_per_10k", 1),
+        ):
+            slope = f.growth_per_10k(inputs.resources, requests, column, inputs.load_started_at)
+            figures[name] = None if slope is None else slope / scale
+
+    if isinstance(load, OpenLoad) and len(load.stages) > 1:
+        stages = [(s.duration_s, s.rate_rps) for s in load.stages]
+        steps = f.stage_steps(requests, stages, inputs.load_started_at)
+    elif inputs.events:
+        steps = _phases(inputs)
+
+    special = _SCENARIO_FIGURES.get(inputs.scenario.name)
+    if special is not None:
+        steps = special(inputs, steps, figures, notes)
+    if inputs.metrics is not None and not inputs.metrics.available:
+        notes.append(f"gateway metrics unavailable: {inputs.metrics.reason}")
+    return Findings(figures=figures, notes=notes, steps=steps)
+
+
+Figures = dict[str, float | None]
+
+
+def _ramp(
+    inputs: FindingInputs, steps: list[StepStats], figures: Figures, notes: list[str]
+) -> list[StepStats]:
+    steps = f.judge_steps(steps, inputs.budgets.model_dump())
+    figures["knee_rps"] = f.knee(steps)
+    if figures["knee_rps"] is None:
+        notes.append("the first step already broke a budget: no knee")
+    elif all(step.passed for step in steps):
+        notes.append("every step met the budgets: the knee is above the last step")
+    return steps
+
+
+def _spike(
+    inputs: FindingInputs, steps: list[StepStats], figures: Figures, notes: list[str]
+) -> list[StepStats]:
+    if len(steps) == 3:
+        figures["baseline_p95_ms"] = steps[0].p95_ms
+        figures["spike_p99_ms"] = steps[1].p99_ms
+        figures["recovery_s"] = _recovery_s(inputs, steps)
+        if figures["recovery_s"] is None:
+            notes.append("latency did not return to the baseline after the spike")
+    return steps
+
+
+def _failing(
+    inputs: FindingInputs, steps: list[StepStats], figures: Figures, notes: list[str]
+) -> list[StepStats]:
+    figures["unexpected_status"] = float(f.unexpected_statuses(inputs.requests, MAPPED_STATUSES))
+    resources, events = inputs.resources, inputs.events
+    if resources is not None and len(events) >= 2:
+        t = resources["t"]
+        before = resources[(t < events[0].t) & (t >= inputs.load_started_at)]
+        during = resources[(t >= events[0].t) & (t < events[1].t)]
+        if not before.empty and not during.empty:
+            last_before = float(before["memory_bytes"].tail(15).median())
+            last_during = float(during["memory_bytes"].tail(15).median())
+            figures["memory_change_while_failing_mb"] = (last_during - last_before) / MIB
+            figures["tcp_max_before"] = float(before["tcp_established"].max())
+            figures["tcp_max_while_failing"] = float(during["tcp_established"].max())
+    return steps
+
+
+def _recovery_s(inputs: FindingInputs, steps: list[StepStats]) -> float | None:
+    """Seconds after the spike until a second's p95 is back within 1.5x the baseline's."""
+    baseline = steps[0].p95_ms
+    if baseline is None:
+        return None
+    bound = max(1.5 * baseline, baseline + 20)
+    start = steps[2].start_s
+    for second in range(int(steps[2].end_s - start)):
+        window = (start + second, start + second + 1)
+        step = f.step_stats(inputs.requests, "", window, inputs.load_started_at)
+        if step.p95_ms is not None and step.p95_ms <= bound:
+            return float(second)
+    return None
+
+
+def _cache(
+    inputs: FindingInputs, steps: list[StepStats], figures: Figures, notes: list[str]
+) -> list[StepStats]:
+    answered = int((inputs.requests["error"] == "").sum())
+    calls = inputs.upstream_calls
+    if calls is not None and answered:
+        upstream = calls.get("requests", 0)
+        figures["upstream_calls"] = float(upstream)
+        figures["upstream_saved_ratio"] = max(0.0, 1 - upstream / answered)
+    else:
+        notes.append("upstream calls unavailable: the provider is not loadgate's mock")
+    hits = _metric_delta(inputs.metrics, 'gateway_cache_lookups_total{outcome="hit"}')
+    misses = _metric_delta(inputs.metrics, 'gateway_cache_lookups_total{outcome="miss"}')
+    if hits is not None and misses is not None and hits + misses > 0:
+        figures["cache_hit_ratio"] = hits / (hits + misses)
+    figures["deduplicated"] = _metric_delta(inputs.metrics, "gateway_deduplicated_requests_total")
+    return steps
+
+
+def _pool(
+    inputs: FindingInputs, steps: list[StepStats], figures: Figures, notes: list[str]
+) -> list[StepStats]:
+    requests = inputs.requests
+    figures["rejected"] = float((requests["status"] == 503).sum())
+    figures["rejected_p99_ms"] = f.rejected_p99(requests, 503)
+    timed_out = (requests["status"] == 504) | requests["error"].isin(
+        ["Timeout", "unfinished", "ServerTimeoutError"]
+    )
+    figures["timeouts"] = float(timed_out.sum())
+    accepted = requests[requests["status"] == 200]["latency_ms"]
+    figures["accepted_p99_ms"] = percentile(accepted, 99) if len(accepted) else None
+    metrics = inputs.metrics
+    figures["pool_in_use_max"] = _metric_max(metrics, "gateway_upstream_pool_connections_in_use")
+    figures["pool_timeouts"] = _metric_delta(metrics, "gateway_upstream_pool_timeouts_total")
+    figures["shed"] = _metric_delta(metrics, "gateway_shed_requests_total")
+    return steps
+
+
+def _shutdown(
+    inputs: FindingInputs, steps: list[StepStats], figures: Figures, notes: list[str]
+) -> list[StepStats]:
+    record = inputs.shutdown
+    if record is None:
+        notes.append("no SIGTERM was sent: the gateway is not a container loadgate started")
+        return steps
+    in_flight = f.in_flight_at(inputs.requests, record.sigterm_at)
+    completed = int((in_flight["error"] == "").sum())
+    figures["in_flight_at_sigterm"] = float(len(in_flight))
+    figures["completed"] = float(completed)
+    figures["dropped"] = float(len(in_flight) - completed)
+    figures["not_ready_after_ms"] = (
+        None if record.not_ready_after_s is None else record.not_ready_after_s * 1000
+    )
+    figures["exited_after_s"] = record.exited_after_s
+    figures["exit_code"] = float(record.exit_code)
+    figures["sigkill_needed"] = float(record.killed)
+    after = inputs.requests[inputs.requests["start"] >= record.sigterm_at]
+    figures["refused_after_sigterm"] = float((after["error"] != "").sum())
+    return steps
+
+
+_SCENARIO_FIGURES = {
+    "ramp": _ramp,
+    "spike": _spike,
+    "cache": _cache,
+    "failing-upstream": _failing,
+    "pool-exhaustion": _pool,
+    "shutdown": _shutdown,
+}

@@ -58,7 +58,7 @@ def _metric_max(metrics: GatewayMetrics | None, name: str) -> float | None:
 
 def _phases(inputs: FindingInputs) -> list[StepStats]:
     """The run split at each event: before the first, between events, after the last."""
-    marks = [e for e in inputs.events if e.name not in ("gateway exited",)]
+    marks = [e for e in inputs.events if e.name not in ("gateway exited", "load stopped early")]
     if not marks:
         return []
     end = inputs.scenario.duration_s
@@ -109,15 +109,41 @@ def compute(inputs: FindingInputs) -> Findings:
 Figures = dict[str, float | None]
 
 
+def judge_ramp(
+    steps: list[StepStats], budgets: Budgets
+) -> tuple[list[StepStats], Figures, list[str]]:
+    """Each step against the latency and error budgets; the knee; the generator's health up to
+    the knee (the steps the knee claims)."""
+    steps = f.judge_steps(steps, budgets.model_dump())
+    knee = f.knee(steps)
+    figures: Figures = {"knee_rps": knee}
+    notes = []
+    if knee is None:
+        notes.append("the first step already broke a budget: no knee")
+    elif all(step.passed is not False for step in steps):
+        notes.append("every step met the budgets: the knee is above the last step")
+    claimed = [s for s in steps if s.passed] or steps[:1]
+    lags = [s.lag_p99_ms for s in claimed if s.lag_p99_ms is not None]
+    figures["generator_lag_p99_to_knee_ms"] = max(lags) if lags else None
+    broken = next((s for s in steps if s.passed is False), None)
+    bound = budgets.generator_lag_p99_ms
+    if broken is not None and broken.lag_p99_ms is not None and broken.lag_p99_ms > bound:
+        notes.append(
+            f"{broken.name} broke the budgets while the generator itself lagged (p99 "
+            f"{broken.lag_p99_ms:.0f} ms): the knee is at least {knee:g} req/s, and the limit "
+            "may be this machine's rather than the gateway's"
+            if knee is not None
+            else f"{broken.name} broke the budgets while the generator itself lagged"
+        )
+    return steps, figures, notes
+
+
 def _ramp(
     inputs: FindingInputs, steps: list[StepStats], figures: Figures, notes: list[str]
 ) -> list[StepStats]:
-    steps = f.judge_steps(steps, inputs.budgets.model_dump())
-    figures["knee_rps"] = f.knee(steps)
-    if figures["knee_rps"] is None:
-        notes.append("the first step already broke a budget: no knee")
-    elif all(step.passed for step in steps):
-        notes.append("every step met the budgets: the knee is above the last step")
+    steps, found, said = judge_ramp(steps, inputs.budgets)
+    figures.update(found)
+    notes.extend(said)
     return steps
 
 

@@ -20,8 +20,9 @@ from harness.compose import BuildSpec, ComposeFile, ResourceLimits, ServiceSpec
 from harness.docker import DockerEngine, RunningContainer
 from harness.errors import StackNotReadyError, UsageError
 from harness.images import ImageBuilder
+from harness.knee import KneeWatch
 from harness.progress import ProgressDisplay
-from harness.runner import run_load
+from harness.runner import LoadRun, StopWhen, run_load
 from harness.sampler import ResourceSampler
 from harness.scrape import MetricsScraper
 from harness.settings import ExternalTarget, RunSettings
@@ -35,7 +36,8 @@ from harness.stack import (
 )
 from reports.junit import write_junit
 from reports.render import write_report
-from reports.result import ContainerOutcome, RunResult
+from reports.result import ContainerOutcome, RunEvent, RunResult
+from scenarios.catalog import OpenLoad, Scenario
 from scenarios.samples import HEADER
 
 IDLE_BASELINE_S = 1.0
@@ -137,6 +139,7 @@ def run_external(
             target.locust_environment(),
             settings.processes,
             on_started=actions.start,
+            stop_when=_stop_when(scenario, budgets),
         )
     finally:
         action_log = actions.stop()
@@ -155,10 +158,24 @@ def run_external(
         container=None,
         load_started_at=load.started_at,
         generator=load.generator,
-        events=action_log.events,
+        events=_events(action_log.events, load),
         metrics=metrics,
     )
     return _finish(record, budgets, run_dir)
+
+
+def _stop_when(scenario: Scenario, budgets: Budgets | None) -> StopWhen | None:
+    """A ramp stops at its first step that breaks a budget (the knee is then known)."""
+    if scenario.name != "ramp" or not isinstance(scenario.load, OpenLoad) or budgets is None:
+        return None
+    return KneeWatch(scenario.load.stages, budgets).check
+
+
+def _events(events: list[RunEvent], load: LoadRun) -> list[RunEvent]:
+    if load.stopped_early is None:
+        return events
+    t, reason = load.stopped_early
+    return [*events, RunEvent(t=t, name="load stopped early", detail=reason)]
 
 
 def _scenario_gateway(settings: RunSettings, spec: ServiceSpec) -> ServiceSpec:
@@ -242,7 +259,7 @@ def run(settings: RunSettings, display: ProgressDisplay) -> RunOutcome:
             ready_path=settings.ready_path,
         )
         try:
-            record = _run_on_stack(settings, engine, config, token, run_dir, display)
+            record = _run_on_stack(settings, engine, config, (token, budgets), run_dir, display)
         except StackNotReadyError as exc:
             oom = _oom_at_start(settings, exc, token, run_dir)
             if oom is None:
@@ -259,11 +276,13 @@ def _run_on_stack(
     settings: RunSettings,
     engine: DockerEngine,
     config: StackConfig,
-    token: str,
+    judging: tuple[str, Budgets | None],
     run_dir: Path,
     display: ProgressDisplay,
 ) -> RunRecord:
+    """The stack up, the load with its actions and sampling, the stack down: the record."""
     scenario = settings.scenario
+    token, budgets = judging
     with GatewayStack(engine, config, display.say) as stack:
         handles = StackHandles(
             gateway=stack.gateway,
@@ -289,6 +308,7 @@ def _run_on_stack(
                 display.update,
                 processes=settings.processes,
                 on_started=actions.start,
+                stop_when=_stop_when(scenario, budgets),
             )
         finally:
             action_log = actions.stop()
@@ -311,7 +331,7 @@ def _run_on_stack(
         container=outcome,
         load_started_at=load.started_at,
         generator=load.generator,
-        events=action_log.events,
+        events=_events(action_log.events, load),
         shutdown=action_log.shutdown,
         metrics=metrics,
         upstream_calls=upstream_calls,

@@ -70,6 +70,8 @@ class LoadRun:
     generator: GeneratorStats
     started_at: float
     """Unix time the load began (the open model's schedule origin)."""
+    stopped_early: tuple[float, str] | None = None
+    """When and why `stop_when` ended the load before its schedule did."""
 
 
 class SampleTail:
@@ -82,6 +84,8 @@ class SampleTail:
         self.requests = 0
         self.errors = 0
         self.first_start: float | None = None
+        self.rows: list[tuple[float, float, bool]] = []
+        """(start, latency ms, failed) of every row so far."""
         self._window: deque[tuple[float, float]] = deque()
 
     def poll(self, now: float) -> None:
@@ -104,6 +108,7 @@ class SampleTail:
             start, latency = float(row[0]), float(row[1])
             self.requests += 1
             self.errors += 1 if row[4] else 0
+            self.rows.append((start, latency, bool(row[4])))
             if self.first_start is None or start < self.first_start:
                 self.first_start = start
             self._window.append((start + latency / 1000, latency))
@@ -117,6 +122,10 @@ class SampleTail:
     def close(self) -> None:
         for handle in self._files.values():
             handle.close()
+
+
+StopWhen = Callable[[SampleTail, float, float], str | None]
+"""(tail, load_started_at, now) -> a reason to end the load now, or None."""
 
 
 def locust_command(chosen: Scenario, host: str, samples: Path, processes: int = 1) -> list[str]:
@@ -213,6 +222,12 @@ class _Processes:
             )
         self.logs.append(log_path)
 
+    def interrupt(self) -> None:
+        """Ask the generators to stop sending and finish what they sent (SIGINT)."""
+        for process in self.handles:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+
     def running(self) -> bool:
         return any(p.poll() is None for p in self.handles)
 
@@ -244,10 +259,12 @@ def run_load(
     environment: Mapping[str, str] | None = None,
     processes: int = 1,
     on_started: Callable[[float], None] | None = None,
+    stop_when: StopWhen | None = None,
 ) -> LoadRun:
     """Run the scenario's load to completion; interrupts stop the generators first.
 
-    `on_started(unix_time)` is called once, as soon as the load has begun.
+    `on_started(unix_time)` is called once, as soon as the load has begun; `stop_when` is asked
+    twice a second whether to end an open-model load early.
     """
     parts = run_dir / PARTS_DIR
     parts.mkdir()
@@ -263,8 +280,9 @@ def run_load(
         group.start(command, run_dir / "locust.log", environment or {})
     tail = SampleTail(parts)
     deadline_s = chosen.duration_s + STOP_TIMEOUT_S + GRACE_S + REQUEST_TIMEOUT_S
-    started = time.monotonic()
+    started, started_wall = time.monotonic(), time.time()
     load_started_at: float | None = None
+    stopped_early: tuple[float, str] | None = None
     try:
         while group.running():
             elapsed = time.monotonic() - started
@@ -277,6 +295,11 @@ def run_load(
                 load_started_at = _load_started(parts, tail, open_model)
                 if load_started_at is not None and on_started is not None:
                     on_started(load_started_at)
+            elif stop_when is not None and open_model and stopped_early is None:
+                reason = stop_when(tail, load_started_at, time.time())
+                if reason is not None:
+                    stopped_early = (time.time(), reason)
+                    group.interrupt()
             on_progress(
                 Progress(
                     elapsed,
@@ -299,7 +322,7 @@ def run_load(
     samples = merge_samples(parts, run_dir / "samples.csv")
     stats = _generator_stats(parts, open_model, processes, cpu_s, wall_s)
     shutil.rmtree(parts)
-    return LoadRun(samples, stats, load_started_at or started)
+    return LoadRun(samples, stats, load_started_at or started_wall, stopped_early)
 
 
 def _load_started(parts: Path, tail: SampleTail, open_model: bool) -> float | None:

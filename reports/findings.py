@@ -36,6 +36,7 @@ def step_stats(
     offset = requests["start"] - load_started_at
     chosen = requests[(offset >= start_s) & (offset < end_s)]
     latencies = chosen["latency_ms"].to_numpy(dtype=float)
+    lags = chosen["lag_ms"].dropna().to_numpy(dtype=float)
     span = end_s - start_s
     count = len(chosen)
     failed = int((chosen["error"] != "").sum())
@@ -50,6 +51,7 @@ def step_stats(
         p50_ms=percentile(latencies, 50) if count else None,
         p95_ms=percentile(latencies, 95) if count else None,
         p99_ms=percentile(latencies, 99) if count else None,
+        lag_p99_ms=percentile(lags, 99) if lags.size else None,
     )
 
 
@@ -70,7 +72,10 @@ def judge_steps(steps: list[StepStats], limits: Mapping[str, float | None]) -> l
     keys = {"latency_p50_ms": "p50_ms", "latency_p95_ms": "p95_ms", "latency_p99_ms": "p99_ms"}
     judged = []
     for step in steps:
-        passed = step.requests > 0
+        if step.requests == 0:  # not reached: the ramp stopped before it
+            judged.append(step.model_copy(update={"passed": None}))
+            continue
+        passed = True
         for budget, attribute in keys.items():
             limit, value = limits.get(budget), getattr(step, attribute)
             if limit is not None and (value is None or value > limit):

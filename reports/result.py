@@ -151,6 +151,8 @@ class StepStats(_Model):
     p99_ms: float | None
     passed: bool | None = None
     """For a ramp: whether this step met the budgets."""
+    lag_p99_ms: float | None = None
+    """The open-model generator's schedule lag in this step (its own health)."""
 
 
 class Findings(_Model):

@@ -131,6 +131,11 @@ class OpenModelDriver:
         self._clock = clock
         self.report = DriverReport()
         self._record = record or self.report.outcomes.append
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Schedule nothing more (the requests already sent are still awaited)."""
+        self._stopping = True
 
     async def run(self, offsets: Iterator[float], drain_s: float) -> DriverReport:
         """Send on schedule, then wait up to `drain_s` for the answers still outstanding."""
@@ -141,6 +146,8 @@ class OpenModelDriver:
             delay = due - self._clock()
             if delay > 0:
                 await asyncio.sleep(delay)
+            if self._stopping:
+                break
             lag = max(0.0, self._clock() - due)
             task = asyncio.create_task(self._one(due, lag))
             tasks.add(task)

@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -156,6 +157,8 @@ async def generate(args: argparse.Namespace) -> GeneratorSummary:
         client = Client(session, args.url.rstrip("/") + name, bodies)
         driver = OpenModelDriver(client.send, args.max_in_flight, record)
         flusher = asyncio.create_task(flush_loop())
+        # SIGINT from the harness ends the schedule early (a ramp past its knee), cleanly.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, driver.stop)
         offsets = intended_offsets(args.stages, args.arrival, args.seed, (args.index, args.of))
         args.started.write_text(f"{time.time():.6f}")
         report = await driver.run(offsets, drain_s=args.timeout)

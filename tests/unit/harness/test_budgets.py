@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,28 @@ def test_unmeasured_budgets_are_unavailable_not_passed() -> None:
     assert overall(verdicts) is False
     both = evaluate(Budgets(memory_p95_mb=100, latency_p95_ms=200), observed(memory_p95_mib=None))
     assert overall(both) is True
+
+
+def test_every_scenario_budgets_file_loads() -> None:
+    """Each budgets/<scenario>.yml is valid and names a scenario of the catalogue."""
+    from scenarios.catalog import SCENARIOS
+
+    folder = Path(__file__).resolve().parents[3] / "budgets"
+    for path in folder.glob("*.yml"):
+        load_budgets(path)
+        assert path.stem == "default" or path.stem in SCENARIOS, path.name
+
+
+def test_scenario_figures_are_judged_and_missing_ones_are_unavailable() -> None:
+    """A figure budget compares the scenario's figure; one the run lacks is n/a."""
+    budgets = Budgets(dropped_max=0, knee_min_rps=400, upstream_saved_min=0.9)
+    facts = dataclasses.replace(observed(), figures={"dropped": 3.0, "knee_rps": 800.0})
+    verdicts = {v.name: v.passed for v in evaluate(budgets, facts)}
+    assert verdicts == {"knee_min_rps": True, "dropped_max": False, "upstream_saved_min": None}
+
+
+def test_a_ramp_judges_latency_per_step_not_over_the_whole_run() -> None:
+    """With per_step set, latency and error budgets are left to the steps."""
+    facts = dataclasses.replace(observed(p95=900), per_step=True, figures={"knee_rps": 800.0})
+    verdicts = evaluate(Budgets(latency_p95_ms=250, knee_min_rps=400), facts)
+    assert [v.name for v in verdicts] == ["knee_min_rps"]

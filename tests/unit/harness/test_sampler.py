@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.sampler import CgroupReader
+from harness.sampler import CgroupReader, tcp_established
 
 CID = "abc123"
 
@@ -55,3 +55,19 @@ def test_no_cgroup_files_means_no_reader(tmp_path: Path) -> None:
     """Where the files are not visible (Docker Desktop), locate() says so and stats take over."""
     (tmp_path / "memory").mkdir()
     assert CgroupReader.locate(CID, pid=0, root=tmp_path) is None
+
+
+def test_established_connections_are_counted_from_proc_net(tmp_path: Path) -> None:
+    """State 01 rows of tcp and tcp6 are established connections; listeners are not."""
+    net = tmp_path / "42" / "net"
+    net.mkdir(parents=True)
+    header = "  sl  local_address rem_address   st tx_queue rx_queue\n"
+    (net / "tcp").write_text(
+        header
+        + "   0: 00000000:1F40 00000000:0000 0A 00000000:00000000\n"
+        + "   1: 0100007F:1F40 0100007F:9C40 01 00000000:00000000\n"
+        + "   2: 0100007F:9C40 0100007F:1F90 01 00000000:00000000\n"
+    )
+    (net / "tcp6").write_text(header + "   0: 0000:1F40 0000:0000 06 00000000:00000000\n")
+    assert tcp_established(42, proc=tmp_path) == 2
+    assert tcp_established(43, proc=tmp_path) is None

@@ -125,3 +125,22 @@ def test_requests_still_queued_at_the_end_are_missed_and_counted() -> None:
     assert scheduled == 10
     assert (unfinished, missed) == (1, 9)
     assert sorted(set(errors)) == ["not_sent", "unfinished"]
+
+
+def test_stop_ends_the_schedule_and_keeps_the_answers_in_flight() -> None:
+    """After stop() nothing more is sent, and what was sent is still answered and recorded."""
+
+    async def scenario() -> tuple[int, int, int]:
+        async def send() -> Reply:
+            await asyncio.sleep(0.05)
+            return Reply(200)
+
+        driver = OpenModelDriver(send, max_in_flight=100)
+        asyncio.get_running_loop().call_later(0.25, driver.stop)
+        report = await driver.run(intended_offsets([Stage(2, 100)]), drain_s=5)
+        ok = sum(1 for o in report.outcomes if o.reply.status == 200)
+        return report.scheduled, len(report.outcomes), ok
+
+    scheduled, recorded, ok = asyncio.run(scenario())
+    assert 20 <= scheduled <= 30  # 0.25 s of a 100 req/s schedule, not 2 s of it
+    assert recorded == ok == scheduled

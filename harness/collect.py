@@ -70,7 +70,8 @@ def write_resources(samples: list[ResourceSample], path: Path) -> None:
                     s.cpu_ns,
                     s.throttled_ns,
                     s.open_fds,
-                    s.tcp_established,
+                    s.tcp_inbound,
+                    s.tcp_outbound,
                 ]
             )
 
@@ -184,7 +185,8 @@ def build_result(record: RunRecord, budgets: Budgets | None) -> RunResult:
                     s.cpu_ns,
                     s.throttled_ns,
                     s.open_fds,
-                    s.tcp_established,
+                    s.tcp_inbound,
+                    s.tcp_outbound,
                 )
                 for s in record.resources
             ]

@@ -86,8 +86,8 @@ def compute(inputs: FindingInputs) -> Findings:
     if inputs.resources is not None and inputs.shutdown is None:
         for column, name, scale in (
             ("memory_bytes", "memory_growth_mb_per_10k", MIB),
-            ("open_fds", "fd_growth_per_10k", 1),
-            ("tcp_established", "tcp_growth_per_10k", 1),
+            ("own_fds", "fd_growth_per_10k", 1),
+            ("tcp_outbound", "tcp_growth_per_10k", 1),
         ):
             slope = f.growth_per_10k(inputs.resources, requests, column, inputs.load_started_at)
             figures[name] = None if slope is None else slope / scale
@@ -172,8 +172,8 @@ def _failing(
             last_before = float(before["memory_bytes"].tail(15).median())
             last_during = float(during["memory_bytes"].tail(15).median())
             figures["memory_change_while_failing_mb"] = (last_during - last_before) / MIB
-            figures["tcp_max_before"] = float(before["tcp_established"].max())
-            figures["tcp_max_while_failing"] = float(during["tcp_established"].max())
+            figures["outbound_tcp_max_before"] = float(before["tcp_outbound"].max())
+            figures["outbound_tcp_max_while_failing"] = float(during["tcp_outbound"].max())
     return steps
 
 

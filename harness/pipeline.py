@@ -27,6 +27,7 @@ from harness.sampler import ResourceSampler
 from harness.scrape import MetricsScraper
 from harness.settings import ExternalTarget, RunSettings
 from harness.stack import (
+    GATEWAY_PORT,
     GATEWAY_SERVICE,
     MOCK_PORT,
     MOCK_SERVICE,
@@ -293,7 +294,7 @@ def _run_on_stack(
             stop_grace_s=stack.gateway.stop_timeout_s,
         )
         actions = ScenarioActions(scenario.actions, handles)
-        sampler = ResourceSampler(stack.gateway)
+        sampler = ResourceSampler(stack.gateway, GATEWAY_PORT)
         scraper = MetricsScraper(f"{stack.gateway_url}/metrics")
         sampler.start()
         time.sleep(IDLE_BASELINE_S)

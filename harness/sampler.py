@@ -36,8 +36,10 @@ class ResourceSample:
     throttled_ns: int
     """Cumulative time the container was throttled by its CPU quota."""
     open_fds: int | None
-    tcp_established: int | None = None
-    """Established TCP connections in the container's network namespace (both directions)."""
+    tcp_inbound: int | None = None
+    """Established TCP connections to the gateway's port (its clients': the generator's)."""
+    tcp_outbound: int | None = None
+    """Established TCP connections the gateway opened itself (upstream pool, Redis)."""
 
 
 def _read_int(path: Path) -> int:
@@ -145,25 +147,39 @@ def _open_fds(pid: int) -> int | None:
 TCP_ESTABLISHED = "01"
 
 
-def tcp_established(pid: int, proc: Path = Path("/proc")) -> int | None:
-    """Established connections in `pid`'s network namespace, read from the host's /proc (the
-    fourth column of /proc/<pid>/net/tcp{,6} is the state, 01 = ESTABLISHED)."""
-    count = 0
+def tcp_connections(
+    pid: int, server_port: int, proc: Path = Path("/proc")
+) -> tuple[int, int] | None:
+    """(inbound, outbound) established connections in `pid`'s network namespace, read from the
+    host's /proc: inbound ones have `server_port` as their local port. In /proc/<pid>/net/tcp
+    and tcp6 the second column is the local address:port (hex), the fourth the state."""
+    inbound = outbound = 0
+    port = f":{server_port:04X}"
     try:
         for table in ("tcp", "tcp6"):
             with (proc / str(pid) / "net" / table).open() as handle:
                 next(handle, None)
-                count += sum(1 for line in handle if line.split()[3] == TCP_ESTABLISHED)
+                for line in handle:
+                    fields = line.split()
+                    if fields[3] != TCP_ESTABLISHED:
+                        continue
+                    if fields[1].endswith(port):
+                        inbound += 1
+                    else:
+                        outbound += 1
     except (OSError, IndexError):
         return None
-    return count
+    return inbound, outbound
 
 
 class ResourceSampler:
     """Samples one container in a background thread from `start()` until `stop()`."""
 
-    def __init__(self, container: RunningContainer, interval_s: float = 0.2) -> None:
+    def __init__(
+        self, container: RunningContainer, server_port: int, interval_s: float = 0.2
+    ) -> None:
         self.container = container
+        self.server_port = server_port
         self.interval_s = interval_s
         self.samples: list[ResourceSample] = []
         self.source = "none"
@@ -198,6 +214,7 @@ class ResourceSampler:
             except (OSError, ValueError):
                 pass  # the container is restarting or gone: keep trying until stopped
             else:
+                connections = tcp_connections(pid, self.server_port) or (None, None)
                 self.samples.append(
                     ResourceSample(
                         time.time(),
@@ -206,7 +223,7 @@ class ResourceSampler:
                         cpu_ns,
                         throttled_ns,
                         _open_fds(pid),
-                        tcp_established(pid),
+                        *connections,
                     )
                 )
             next_at += self.interval_s

@@ -26,7 +26,8 @@ RESOURCE_COLUMNS = [
     "cpu_ns",
     "throttled_ns",
     "open_fds",
-    "tcp_established",
+    "tcp_inbound",
+    "tcp_outbound",
 ]
 
 
@@ -92,6 +93,8 @@ def resource_frame(rows: Sequence[Sequence[float | int | None]]) -> pd.DataFrame
     frame = pd.DataFrame(list(rows), columns=RESOURCE_COLUMNS)
     interval = frame["t"].diff()
     frame["cpu_cores"] = frame["cpu_ns"].diff() / 1e9 / interval
+    # Client connections are the load generator's choice: what the gateway holds of its own.
+    frame["own_fds"] = frame["open_fds"] - frame["tcp_inbound"]
     return frame
 
 
@@ -141,14 +144,16 @@ def resource_points(resources: pd.DataFrame, load_started_at: float) -> list[Res
     memory = resources["memory_bytes"].to_numpy(dtype=np.int64)
     cores = resources["cpu_cores"].to_numpy(dtype=float)
     fds = resources["open_fds"].to_numpy(dtype=float)
-    tcp = resources["tcp_established"].to_numpy(dtype=float)
+    inbound = resources["tcp_inbound"].to_numpy(dtype=float)
+    outbound = resources["tcp_outbound"].to_numpy(dtype=float)
     return [
         ResourcePoint(
             t=round(float(t), 3),
             memory_bytes=int(m),
             cpu_cores=None if np.isnan(c) else round(float(c), 4),
             open_fds=None if np.isnan(fd) else int(fd),
-            tcp_established=None if np.isnan(conns) else int(conns),
+            tcp_inbound=None if np.isnan(tin) else int(tin),
+            tcp_outbound=None if np.isnan(tout) else int(tout),
         )
-        for t, m, c, fd, conns in zip(times, memory, cores, fds, tcp, strict=True)
+        for t, m, c, fd, tin, tout in zip(times, memory, cores, fds, inbound, outbound, strict=True)
     ]

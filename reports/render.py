@@ -67,7 +67,21 @@ def charts(result: RunResult) -> dict[str, str]:
             "cores",
             Threshold(f"limit {cpu_limit:g} cores", cpu_limit) if cpu_limit else None,
         )
+        if any(p.open_fds is not None for p in result.resources):
+            out["connections"] = line_chart(
+                "Gateway file descriptors and TCP connections",
+                [
+                    Series("open fds", [(p.t, _num(p.open_fds)) for p in result.resources]),
+                    Series("inbound", [(p.t, _num(p.tcp_inbound)) for p in result.resources]),
+                    Series("outbound", [(p.t, _num(p.tcp_outbound)) for p in result.resources]),
+                ],
+                "count",
+            )
     return out
+
+
+def _num(value: int | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def render_report(result: RunResult) -> str:

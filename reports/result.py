@@ -179,7 +179,8 @@ class ResourcePoint(_Model):
     memory_bytes: int
     cpu_cores: float | None
     open_fds: int | None = None
-    tcp_established: int | None = None
+    tcp_inbound: int | None = None
+    tcp_outbound: int | None = None
 
 
 class BudgetVerdict(_Model):

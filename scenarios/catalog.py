@@ -131,9 +131,9 @@ def _scenarios() -> list[Scenario]:
         ),
         Scenario(
             "spike",
-            "Open model: 100 req/s, a 10 s spike to 1,600 req/s, back to 100; latency in the "
+            "Open model: 100 req/s, a 10 s spike to 800 req/s, back to 100; latency in the "
             "spike and time to recover.",
-            _open((15, 100), (10, 1600), (20, 100)),
+            _open((15, 100), (10, 800), (20, 100)),
             duration_s=45,
             mock_environment=_provider(seed=17),
         ),

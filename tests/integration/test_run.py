@@ -68,7 +68,7 @@ def test_a_short_run_produces_plausible_numbers_and_a_report(
     assert len(result["timeline"]) >= 4
     samples = (run_dir / "samples.csv").read_text().splitlines()
     assert len(samples) == result["latency"]["count"] + 1
-    assert (run_dir / "report.html").read_text().count("<svg") == 4
+    assert (run_dir / "report.html").read_text().count("<svg") == 5  # with fds and connections
     assert "<testsuite" in (run_dir / "junit.xml").read_text()
     assert f"report: {run_dir / 'report.html'}" in done.stdout
     assert leftovers(engine) == []

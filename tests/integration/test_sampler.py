@@ -28,7 +28,7 @@ def test_cgroup_sampling_sees_memory_cpu_and_throttling(
     )
     try:
         container = engine.start(spec, "busy")
-        sampler = ResourceSampler(container)
+        sampler = ResourceSampler(container, server_port=8000)
         sampler.start()
         time.sleep(3)
         samples = sampler.stop()

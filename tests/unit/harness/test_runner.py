@@ -53,7 +53,7 @@ def test_open_model_processes_split_the_schedule(tmp_path: Path) -> None:
     chosen = SCENARIOS["spike"]
     command = open_model_command(chosen, "http://127.0.0.1:9", tmp_path, index=1, processes=2)
     joined = " ".join(command)
-    assert "--stages 15:100,10:1600,20:100" in joined
+    assert "--stages 15:100,10:800,20:100" in joined
     assert "--index 1 --of 2" in joined
     assert str(tmp_path / "samples-1.csv") in joined
     assert "--max-in-flight 512" in joined

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.sampler import CgroupReader, tcp_established
+from harness.sampler import CgroupReader, tcp_connections
 
 CID = "abc123"
 
@@ -58,7 +58,8 @@ def test_no_cgroup_files_means_no_reader(tmp_path: Path) -> None:
 
 
 def test_established_connections_are_counted_from_proc_net(tmp_path: Path) -> None:
-    """State 01 rows of tcp and tcp6 are established connections; listeners are not."""
+    """State 01 rows are established: to the server port inbound, others outbound; a listener
+    (0A) and a TIME_WAIT (06) are neither."""
     net = tmp_path / "42" / "net"
     net.mkdir(parents=True)
     header = "  sl  local_address rem_address   st tx_queue rx_queue\n"
@@ -69,5 +70,5 @@ def test_established_connections_are_counted_from_proc_net(tmp_path: Path) -> No
         + "   2: 0100007F:9C40 0100007F:1F90 01 00000000:00000000\n"
     )
     (net / "tcp6").write_text(header + "   0: 0000:1F40 0000:0000 06 00000000:00000000\n")
-    assert tcp_established(42, proc=tmp_path) == 2
-    assert tcp_established(43, proc=tmp_path) is None
+    assert tcp_connections(42, server_port=0x1F40, proc=tmp_path) == (1, 1)
+    assert tcp_connections(43, server_port=0x1F40, proc=tmp_path) is None

@@ -65,7 +65,7 @@ def test_timeline_buckets_by_completion_second() -> None:
 
 def test_memory_and_cpu_from_resource_samples() -> None:
     """Working set percentiles under load, idle memory before it, CPU from counter deltas."""
-    rows = [(float(t), 100 + t, 200, int(t * 0.5e9), 0, 10, 4) for t in range(11)]
+    rows = [(float(t), 100 + t, 200, int(t * 0.5e9), 0, 10, 4, 2) for t in range(11)]
     frame = aggregate.resource_frame(rows)
     memory = aggregate.memory_stats(
         frame, load_started_at=2.0, source="cgroup-v1", limit_bytes=1000

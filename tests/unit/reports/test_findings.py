@@ -75,7 +75,7 @@ def test_no_knee_when_the_first_step_breaks() -> None:
 
 
 def resources(memory: list[float], t: list[float]) -> pd.DataFrame:
-    return pd.DataFrame({"t": t, "memory_bytes": memory, "open_fds": [20] * len(t)})
+    return pd.DataFrame({"t": t, "memory_bytes": memory, "own_fds": [20] * len(t)})
 
 
 def test_a_leak_shows_as_a_slope_per_10k_requests() -> None:
@@ -86,7 +86,7 @@ def test_a_leak_shows_as_a_slope_per_10k_requests() -> None:
     leaking = resources([50e6 + 1024 * 100 * s for s in range(61)], t)
     slope = findings.growth_per_10k(leaking, frame, "memory_bytes", T0)
     assert slope is not None and slope / 2**20 == pytest.approx(9.77, rel=0.05)
-    flat = findings.growth_per_10k(resources([50e6] * 61, t), frame, "open_fds", T0)
+    flat = findings.growth_per_10k(resources([50e6] * 61, t), frame, "own_fds", T0)
     assert flat == pytest.approx(0, abs=1e-6)
 
 

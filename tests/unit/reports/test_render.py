@@ -8,7 +8,13 @@ from pathlib import Path
 from reports.charts import nice_ticks
 from reports.junit import junit_xml
 from reports.render import render_report, write_report
-from reports.result import load_result
+from reports.result import (
+    Findings,
+    GeneratorRecord,
+    ShutdownRecord,
+    StepStats,
+    load_result,
+)
 from tests.unit.reports.fixtures import sample_result
 
 
@@ -59,3 +65,58 @@ def test_limits_are_shown_with_units() -> None:
     assert "1 cores / not set" in html
     assert "512.0 MiB / not set" in html
     assert "536870912" not in html
+
+
+def test_report_shows_what_the_scenario_found() -> None:
+    """Findings, steps, the generator, shutdown figures and connections are rendered."""
+    base = sample_result()
+    step = StepStats(
+        name="step 1: 100 req/s",
+        start_s=0,
+        end_s=8,
+        target_rps=100,
+        requests=800,
+        throughput_rps=100,
+        error_rate=0,
+        p50_ms=40,
+        p95_ms=90,
+        p99_ms=120,
+        passed=True,
+    )
+    result = base.model_copy(
+        update={
+            "findings": Findings(figures={"knee_rps": 1600.0}, notes=["a note"], steps=[step]),
+            "generator": GeneratorRecord(
+                model="open",
+                processes=1,
+                cpu_s=3,
+                wall_s=30,
+                busiest_process_cores=0.1,
+                scheduled=800,
+                sent=800,
+                missed=0,
+                unfinished=0,
+                lag_p50_ms=0.2,
+                lag_p99_ms=1.5,
+                lag_max_ms=3.0,
+            ),
+            "shutdown": ShutdownRecord(
+                sigterm_at=0,
+                not_ready_after_s=0.019,
+                not_ready_answer="503",
+                exited_after_s=1.2,
+                exit_code=0,
+                killed=False,
+            ),
+            "resources": [
+                p.model_copy(update={"open_fds": 30, "tcp_inbound": 8, "tcp_outbound": 4})
+                for p in base.resources
+            ],
+        }
+    )
+    html = render_report(result)
+    assert "knee_rps" in html and "1600" in html and "a note" in html
+    assert "step 1: 100 req/s" in html
+    assert "open model" in html and "Schedule lag" in html
+    assert "19.0 ms (503)" in html and "exit code 0" in html
+    assert html.count("<svg") == 5

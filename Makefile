@@ -9,7 +9,7 @@ SCENARIO ?= smoke
 BUDGETS ?= budgets/default.yml
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help venv engine loadtest bench tune test unit integration lint typecheck check lock clean
+.PHONY: help venv engine loadtest bench bench-generator tune test unit integration lint typecheck check lock clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,6 +30,9 @@ loadtest: venv engine ## run SCENARIO (default smoke) against the reference gate
 
 bench: venv engine ## benchmark the gateway's hot path (1 CPU) against the mock alone and naive gateways
 	$(BIN)/loadgate bench
+
+bench-generator: venv ## benchmark the open-model load generator: req/s per core and schedule lag
+	$(BIN)/loadgate bench --generator
 
 tune: venv engine ## find the compose limits the gateway needs at the steady load (no write)
 	$(BIN)/loadgate tune --budgets $(BUDGETS)

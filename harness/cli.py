@@ -313,6 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--base-image", default="python:3.11-slim", metavar="IMAGE")
     bench.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    bench.add_argument(
+        "--generator",
+        action="store_true",
+        help="benchmark loadgate's open-model generator instead (no Docker needed)",
+    )
 
     report = commands.add_parser(
         "report", help="re-render the report of a run or a tune from its files, without Docker"
@@ -474,6 +479,8 @@ def _print_tune(result: TuneResult, report: Path) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.generator:
+        return _bench_generator(args)
     from harness.bench.run import BenchSettings, format_table, run_bench
 
     settings = BenchSettings(
@@ -488,6 +495,15 @@ def _bench(args: argparse.Namespace) -> int:
     print(f"results: {directory / 'bench.json'}")
     missed = [target for target, met, _ in report.verdicts if not met]
     return EXIT_BUDGET_BREACHED if args.check and missed else EXIT_OK
+
+
+def _bench_generator(args: argparse.Namespace) -> int:
+    from harness.bench.generator import format_generator_table, run_generator_bench
+
+    bench, directory = run_generator_bench(args.output_dir.resolve(), args.duration)
+    print(format_generator_table(bench))
+    print(f"results: {directory / 'bench-generator.json'}")
+    return EXIT_BUDGET_BREACHED if args.check and not bench.met else EXIT_OK
 
 
 def _report(args: argparse.Namespace) -> int:

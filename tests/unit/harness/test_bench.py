@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.bench.generator import GeneratorPoint, format_generator_table, summarise
 from harness.bench.run import Measurement, Target, judge
 from harness.bench.wrk import _child_cpu_s, parse
 
@@ -70,3 +71,32 @@ def test_targets_are_judged_from_the_measurements() -> None:
     assert met is True
     assert figures.startswith("11.7x (4,400 vs 375 req/s)")
     assert figures.endswith("best against best 7.1x")  # 3,900 / 546 (c=1 is not a throughput)
+
+
+def generator_point(
+    rate: float, per_core: float, lag_p99: float, errors: int = 0
+) -> GeneratorPoint:
+    return GeneratorPoint(
+        rate_rps=rate,
+        achieved_rps=rate,
+        errors=errors,
+        generator_cores=rate / per_core,
+        per_core_rps=per_core,
+        lag_p50_ms=0.1,
+        lag_p99_ms=lag_p99,
+        mock_cores=0.3,
+    )
+
+
+def test_generator_bench_counts_only_steps_driven_on_time() -> None:
+    """A fast step whose lag p99 broke the bound, or with errors, does not count."""
+    bench = summarise(
+        [
+            generator_point(1000, 3000, 1.0),
+            generator_point(3000, 4500, 9.0),  # fast, but late
+            generator_point(2000, 6000, 1.0, errors=3),  # fast, but failing
+        ]
+    )
+    assert bench.best_per_core_rps == 3000 and bench.met
+    assert "3,000 req/s per generator core (target 2,500: met)" in format_generator_table(bench)
+    assert not summarise([generator_point(1000, 2000, 1.0)]).met

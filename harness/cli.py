@@ -373,6 +373,13 @@ def _print_verdict(result: RunResult, report: Path) -> None:
         print(
             f"  [{mark}] {budget.name}: {observed} (limit {budget.limit:g} {budget.unit})".rstrip()
         )
+    if result.verdict == "fail" and all(b.passed is not False for b in result.budgets):
+        print("no budget of the budgets file could be measured in this run: it does not pass")
+    generator = result.generator
+    if generator is not None and any(
+        b.name.startswith("generator_") and b.passed is False for b in result.budgets
+    ):
+        print("the load generator was the bottleneck: this run says nothing about the gateway")
     print(f"verdict: {result.verdict.upper()}")
     print(f"report: {report}")
 

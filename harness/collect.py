@@ -127,12 +127,15 @@ class ResultParts:
 def judge(
     budgets: Budgets | None, observed: Observed, parts: ResultParts
 ) -> tuple[list[BudgetVerdict], Verdict]:
-    verdicts = evaluate(budgets, observed) if budgets is not None else []
-    verdicts += _always_checked(observed, parts, budgets or Budgets())
+    """A run passes when nothing failed and at least one budget of the file was measured: the
+    always-on checks can fail a run, but cannot pass one on their own."""
+    judged = evaluate(budgets, observed) if budgets is not None else []
+    always = _always_checked(observed, parts, budgets or Budgets())
     if budgets is None:
-        failed = any(v.passed is False for v in verdicts)
-        return verdicts, "fail" if failed else "no-budgets"
-    return verdicts, "pass" if overall(verdicts) else "fail"
+        failed = any(v.passed is False for v in always)
+        return always, "fail" if failed else "no-budgets"
+    passed = overall(judged) and all(v.passed is not False for v in always)
+    return judged + always, "pass" if passed else "fail"
 
 
 def generator_record(

@@ -11,6 +11,7 @@ import pytest
 
 from harness.docker import DockerEngine
 from harness.images import StackImages
+from harness.stack import GatewayStack
 from tests.integration.conftest import leftovers
 from tests.integration.test_run import loadgate, only_run_dir
 
@@ -172,3 +173,24 @@ def test_distributed_locust_merges_every_worker_samples(
     rows = (run_dir / "samples.csv").read_text().splitlines()[1:]
     assert len(rows) == result["latency"]["count"] > 200
     assert not list(run_dir.glob("samples-*.csv"))
+
+
+def test_scenarios_against_a_url_skip_what_needs_containers_and_say_so(
+    engine: DockerEngine, stack: GatewayStack, tmp_path: Path
+) -> None:
+    """Against --target: the load runs, the gateway's own /metrics are scraped, actions that
+    need loadgate's containers are recorded as skipped, their figures are unavailable, and a
+    run whose budgets could none be measured does not pass."""
+    code, out, result = run_scenario(
+        tmp_path, "shutdown", "--target", stack.gateway_url, "--duration", "4"
+    )
+    assert code == 1 and result["verdict"] == "fail", out
+    assert result["latency"]["count"] > 300
+    assert [e["name"] for e in result["events"]] == ["sigterm skipped"]
+    assert result["shutdown"] is None and result["container"] is None
+    assert "no SIGTERM was sent" in " ".join(result["findings"]["notes"])
+    assert {b["name"]: b["passed"] for b in result["budgets"]}["dropped_max"] is None
+    metrics = result["gateway_metrics"]
+    assert metrics["available"] and metrics["scrapes"] >= 3
+    assert "gateway_in_flight_requests" in metrics["series"]
+    assert stack.gateway.state()["Running"]  # the target was not touched

@@ -7,6 +7,7 @@ import hashlib
 import os
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,14 +65,17 @@ def _services(compose: ComposeFile, token: str) -> tuple[ServiceSpec, ServiceSpe
     return compose.service(GATEWAY_SERVICE, variables), compose.service(REDIS_SERVICE, variables)
 
 
-def _container_outcome(gateway: RunningContainer, token: str) -> ContainerOutcome:
+def _container_outcome(
+    gateway: RunningContainer, token: str, containers: Iterable[RunningContainer]
+) -> ContainerOutcome:
+    """The gateway's state, and whether the provider token is in any container's logs."""
     state = gateway.state()
     running = state.get("Running", False)
     return ContainerOutcome(
         restarts=gateway.restart_count(),
         oom_killed=bool(state.get("OOMKilled", False)),
         exit_code=None if running else int(state.get("ExitCode", 0)),
-        token_in_logs=token in gateway.all_logs(),
+        token_in_logs=any(token in container.all_logs() for container in containers),
     )
 
 
@@ -316,7 +320,7 @@ def _run_on_stack(
             resources = sampler.stop()
             metrics = scraper.stop()
         upstream_calls = _mock_stats(stack.mock_url)
-        outcome = _container_outcome(stack.gateway, token)
+        outcome = _container_outcome(stack.gateway, token, stack.containers.values())
         display.phase("teardown")
     return RunRecord(
         run_id=config.run_id,

@@ -68,6 +68,7 @@ class ContainerOutcome(_Model):
     oom_killed: bool
     exit_code: int | None
     token_in_logs: bool
+    """The provider token appeared in the logs of a container of the stack."""
 
 
 class StreamStats(_Model):

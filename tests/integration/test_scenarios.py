@@ -159,19 +159,23 @@ def test_oom_is_detected_and_fails_the_run(
     assert leftovers(engine) == []
 
 
-@pytest.mark.parametrize("processes", [2], ids=["two-workers"])
-def test_distributed_locust_merges_every_worker_samples(
-    engine: DockerEngine, images: StackImages, tmp_path: Path, processes: int
+@pytest.mark.parametrize(
+    ("scenario", "expected"),
+    [
+        pytest.param("steady", 200, id="locust-master-and-two-workers"),
+        pytest.param("cache", 590, id="open-model-two-processes"),
+    ],
+)
+def test_distributed_generators_merge_every_process_samples(
+    engine: DockerEngine, images: StackImages, tmp_path: Path, scenario: str, expected: int
 ) -> None:
-    """Locust's master and workers: all requests land in one samples file, counted once."""
-    code, out, result = run_scenario(
-        tmp_path, "steady", "--duration", "6", "--processes", str(processes)
-    )
+    """Two generator processes: all requests land in one samples file, each counted once."""
+    code, out, result = run_scenario(tmp_path, scenario, "--duration", "6", "--processes", "2")
     assert code == 0, out
-    assert result["generator"]["processes"] == processes
+    assert result["generator"]["processes"] == 2
     run_dir = only_run_dir(tmp_path)
     rows = (run_dir / "samples.csv").read_text().splitlines()[1:]
-    assert len(rows) == result["latency"]["count"] > 200
+    assert len(rows) == result["latency"]["count"] > expected
     assert not list(run_dir.glob("samples-*.csv"))
 
 

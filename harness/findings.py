@@ -25,6 +25,8 @@ from scenarios.catalog import OpenLoad, Scenario
 
 MB = 1000 * 1000
 MIB = 1024 * 1024
+MIN_PHASE_S = 1.0
+"""Shorter phases (an action at the very start) hold too few requests to say anything."""
 MAPPED_STATUSES = {200, 429, 502, 503, 504}
 """What a gateway may answer while its provider fails: success or a mapped error."""
 
@@ -69,7 +71,7 @@ def _phases(inputs: FindingInputs) -> list[StepStats]:
     return [
         f.step_stats(inputs.requests, name, (lo, hi), inputs.load_started_at)
         for name, lo, hi in zip(names, edges, edges[1:], strict=False)
-        if hi > lo
+        if hi - lo >= MIN_PHASE_S
     ]
 
 

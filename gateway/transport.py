@@ -5,10 +5,15 @@ aiohttp's is several times cheaper. This transport keeps `httpx.AsyncClient` as 
 upstream API (and tests keep injecting `MockTransport`/`ASGITransport`) while requests travel
 through one `aiohttp.ClientSession`.
 
+The gateway's hot call, a non-streaming POST read whole (`post()`), skips even aiohttp: it goes
+through `gateway.h1`, a keep-alive HTTP/1.1 client that does nothing else. Streams stay on
+aiohttp.
+
 Pool accounting is explicit: a semaphore of `max_connections` slots is taken per request and
 given back when its response is closed, so "in use" is exact, and a request that cannot get a
 slot within httpx's `pool` timeout fails fast with `httpx.PoolTimeout` instead of queueing.
-aiohttp failures are translated into the httpx exceptions they correspond to.
+aiohttp's and the lean client's failures are translated into the httpx exceptions they
+correspond to.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import httpx
+
+from gateway.h1 import H1Error, H1Pool
 
 # Hop-by-hop and length headers that aiohttp sets itself.
 _SKIPPED_HEADERS = frozenset({"host", "content-length", "connection", "transfer-encoding"})
@@ -36,6 +43,17 @@ def _translate(exc: BaseException, request: httpx.Request, reading: bool) -> htt
     if reading:
         return httpx.ReadError(message, request=request)
     return httpx.ConnectError(message, request=request)
+
+
+def _translate_lean(exc: H1Error, request: httpx.Request) -> httpx.TransportError:
+    message = str(exc)
+    if exc.kind == "connect_timeout":
+        return httpx.ConnectTimeout(message, request=request)
+    if exc.kind == "read_timeout":
+        return httpx.ReadTimeout(message, request=request)
+    if exc.kind == "connect":
+        return httpx.ConnectError(message, request=request)
+    return httpx.RemoteProtocolError(message, request=request)
 
 
 class _ResponseStream(httpx.AsyncByteStream):
@@ -67,6 +85,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._keepalive_s = keepalive_s
         self._slots = asyncio.Semaphore(max_connections)
         self._session: aiohttp.ClientSession | None = None
+        self._lean: dict[tuple[str, str, int], H1Pool] = {}
+        self._heads: dict[tuple[str, tuple[tuple[str, str], ...]], bytes] = {}
         self.in_use = 0
         self.pool_timeouts = 0
 
@@ -87,8 +107,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         """Keep-alive connections waiting in aiohttp's pool (None if it cannot be read)."""
         connector = self._session.connector if self._session else None
         conns = getattr(connector, "_conns", None)
+        lean = sum(pool.idle for pool in self._lean.values())
         try:
-            return sum(len(entries) for entries in conns.values()) if conns is not None else 0
+            return lean + (sum(len(entries) for entries in conns.values()) if conns else 0)
         except (AttributeError, TypeError):
             return None
 
@@ -155,6 +176,21 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             extensions={"http_version": b"HTTP/1.1"},
         )
 
+    def _lean_pool(self, url: httpx.URL) -> H1Pool:
+        key = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        pool = self._lean.get(key)
+        if pool is None:
+            pool = self._lean[key] = H1Pool(*key, self._max_keepalive, self._keepalive_s)
+        return pool
+
+    def _head(self, pool: H1Pool, url: httpx.URL, headers: list[tuple[str, str]]) -> bytes:
+        key = (str(url), tuple(headers))
+        head = self._heads.get(key)
+        if head is None:
+            kept = [(k, v) for k, v in headers if k.lower() not in _SKIPPED_HEADERS]
+            head = self._heads[key] = pool.head(url.raw_path.decode("ascii"), kept)
+        return head
+
     async def post(
         self,
         request: httpx.Request,
@@ -162,19 +198,24 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         body: bytes,
         timeouts: dict[str, float | None],
     ) -> tuple[int, str | None, bytes]:
-        """POST and read the whole answer: (status, Retry-After, body), without building httpx
-        models. `request` only names the call in errors; its headers and body are not used."""
-        response, release = await self._open(request, headers, body, timeouts)
+        """POST and read the whole answer: (status, Retry-After, body), through the lean client.
+        `request` names the call (its URL is used, its headers and body are not)."""
+        pool = self._lean_pool(request.url)
+        head = self._head(pool, request.url, headers)
+        await self._take_slot(request, timeouts.get("pool"))
+        self.in_use += 1
         try:
-            content = await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _translate(exc, request, reading=True) from exc
+            return await pool.post(head, body, timeouts.get("connect"), timeouts.get("read"))
+        except H1Error as exc:
+            raise _translate_lean(exc, request) from exc
         finally:
-            response.release()
-            release()
-        return response.status, response.headers.get("Retry-After"), content
+            self.in_use -= 1
+            self._slots.release()
 
     async def aclose(self) -> None:
+        for pool in self._lean.values():
+            pool.close()
+        self._lean.clear()
         if self._session is not None:
             await self._session.close()
             self._session = None

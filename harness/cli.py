@@ -398,8 +398,9 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
     chosen = scenario(args.scenario)
     if args.users and isinstance(chosen.load, OpenLoad):
         raise UsageError(f"--users: {chosen.name} is an open-model scenario (use --rate)")
-    if args.stream and args.protocol != "openai" and chosen.protocol != "openai":
-        raise UsageError("--stream needs --protocol openai")
+    protocol = args.protocol or chosen.protocol
+    if (args.stream or chosen.stream) and protocol != "openai":
+        raise UsageError(f"{chosen.name}: streaming needs --protocol openai, not {protocol}")
     final = adjusted(
         chosen,
         protocol=args.protocol,

@@ -171,3 +171,25 @@ def test_a_build_directory_without_dockerfile_is_refused(
     assert code == 2
     assert "no Dockerfile" in err
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["--scenario", "ramp", "--users", "5"], "use --rate", id="users-on-open"),
+        pytest.param(["--stream"], "streaming needs --protocol openai", id="stream-on-infer"),
+        pytest.param(
+            ["--scenario", "stream", "--protocol", "infer"],
+            "streaming needs --protocol openai, not infer",
+            id="stream-scenario-on-infer",
+        ),
+    ],
+)
+def test_load_options_that_do_not_fit_the_scenario_are_usage_errors(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Options the scenario's load model cannot take are refused in one line, before any run."""
+    code, _, err = run_cli(["run", *args, "--output-dir", str(tmp_path)], capsys)
+    assert code == 2
+    assert message in err and err.count("\n") == 1
+    assert not any(tmp_path.iterdir())

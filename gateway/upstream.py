@@ -1,7 +1,8 @@
 """The provider client: the only module that talks httpx.
 
-One pooled transport per process (`gateway.transport`, aiohttp underneath), created by the app
-lifespan with explicit pool limits and timeouts, shared by every request and closed at shutdown.
+One pooled transport per process (`gateway.transport`: the lean HTTP/1.1 client of
+`gateway.h1` for whole answers, aiohttp for streams), created by the app lifespan with explicit
+pool limits and timeouts, shared by every request and closed at shutdown.
 Requests are httpx `Request`s sent straight to the transport with a prebuilt URL and headers:
 httpx's `AsyncClient` layer (URL merging, cookie and auth hooks, header copies) cost about a
 third of the gateway's CPU per request here, and the gateway needs none of it. Tests inject any

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 from harness.budgets import Budgets
 from harness.runner import SampleTail
-from reports.aggregate import percentile
+from reports.findings import step_breach, step_stats
 from scenarios.arrivals import Stage
 
 SETTLE_S = 2.0
@@ -47,25 +48,17 @@ class KneeWatch:
         return None
 
     def _judge(self, tail: SampleTail, window: tuple[float, float], stage: Stage) -> str | None:
-        rows = [
-            (latency, failed)
-            for start, latency, failed in tail.rows
-            if window[0] <= start < window[1]
-        ]
+        starts, latencies, failed = zip(*tail.rows, strict=True) if tail.rows else ((), (), ())
+        rows = pd.DataFrame(
+            {
+                "start": starts,
+                "latency_ms": latencies,
+                "error": ["failed" if f else "" for f in failed],
+                "lag_ms": np.nan,
+            }
+        )
+        step = step_stats(rows, "", window, load_started_at=0.0)
         expected = stage.rate_rps * stage.duration_s
-        if len(rows) < COMPLETE_SHARE * expected:
-            return f"answered {len(rows)} of {expected:.0f} requests in time"
-        latencies = np.array([latency for latency, _ in rows], dtype=float)
-        errors = sum(1 for _, failed in rows if failed) / len(rows)
-        b = self._budgets
-        if b.error_rate is not None and errors > b.error_rate:
-            return f"error rate {errors:.2%} > {b.error_rate:g}"
-        for name, q, limit in (
-            ("p50", 50, b.latency_p50_ms),
-            ("p95", 95, b.latency_p95_ms),
-            ("p99", 99, b.latency_p99_ms),
-        ):
-            value = percentile(latencies, q)
-            if limit is not None and value > limit:
-                return f"{name} {value:.0f} ms > {limit:g} ms"
-        return None
+        if step.requests < COMPLETE_SHARE * expected:
+            return f"answered {step.requests} of {expected:.0f} requests in time"
+        return step_breach(step, self._budgets.model_dump())

@@ -67,24 +67,34 @@ def stage_steps(
     return steps
 
 
+STEP_LATENCY_LIMITS = (
+    ("p50", "latency_p50_ms"),
+    ("p95", "latency_p95_ms"),
+    ("p99", "latency_p99_ms"),
+)
+
+
+def step_breach(step: StepStats, limits: Mapping[str, float | None]) -> str | None:
+    """Which latency or error limit (`latency_p95_ms`, `error_rate`...) the step broke, if any."""
+    error_limit = limits.get("error_rate")
+    if error_limit is not None and step.error_rate > error_limit:
+        return f"error rate {step.error_rate:.2%} > {error_limit:g}"
+    for name, budget in STEP_LATENCY_LIMITS:
+        limit, value = limits.get(budget), getattr(step, f"{name}_ms")
+        if limit is not None and (value is None or value > limit):
+            shown = "none" if value is None else f"{value:.0f} ms"
+            return f"{name} {shown} > {limit:g} ms"
+    return None
+
+
 def judge_steps(steps: list[StepStats], limits: Mapping[str, float | None]) -> list[StepStats]:
-    """Mark each step against the latency and error limits (`latency_p95_ms`, `error_rate`...)."""
-    keys = {"latency_p50_ms": "p50_ms", "latency_p95_ms": "p95_ms", "latency_p99_ms": "p99_ms"}
-    judged = []
-    for step in steps:
-        if step.requests == 0:  # not reached: the ramp stopped before it
-            judged.append(step.model_copy(update={"passed": None}))
-            continue
-        passed = True
-        for budget, attribute in keys.items():
-            limit, value = limits.get(budget), getattr(step, attribute)
-            if limit is not None and (value is None or value > limit):
-                passed = False
-        error_limit = limits.get("error_rate")
-        if error_limit is not None and step.error_rate > error_limit:
-            passed = False
-        judged.append(step.model_copy(update={"passed": passed}))
-    return judged
+    """Mark each step against the latency and error limits; a step not reached is n/a."""
+    return [
+        step.model_copy(
+            update={"passed": None if step.requests == 0 else step_breach(step, limits) is None}
+        )
+        for step in steps
+    ]
 
 
 def knee(steps: Sequence[StepStats]) -> float | None:

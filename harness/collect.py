@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,18 +63,8 @@ def write_resources(samples: list[ResourceSample], path: Path) -> None:
         writer = csv.writer(handle)
         writer.writerow(aggregate.RESOURCE_COLUMNS)
         for s in samples:
-            writer.writerow(
-                [
-                    f"{s.t:.4f}",
-                    s.memory_bytes,
-                    s.memory_usage_bytes,
-                    s.cpu_ns,
-                    s.throttled_ns,
-                    s.open_fds,
-                    s.tcp_inbound,
-                    s.tcp_outbound,
-                ]
-            )
+            t, *rest = dataclasses.astuple(s)
+            writer.writerow([f"{t:.4f}", *rest])
 
 
 def _always_checked(
@@ -179,21 +170,7 @@ def build_result(record: RunRecord, budgets: Budgets | None) -> RunResult:
     if record.resources:
         write_resources(record.resources, run_dir / RESOURCES_FILE)
         files["resources"] = RESOURCES_FILE
-        frame = aggregate.resource_frame(
-            [
-                (
-                    s.t,
-                    s.memory_bytes,
-                    s.memory_usage_bytes,
-                    s.cpu_ns,
-                    s.throttled_ns,
-                    s.open_fds,
-                    s.tcp_inbound,
-                    s.tcp_outbound,
-                )
-                for s in record.resources
-            ]
-        )
+        frame = aggregate.resource_frame([dataclasses.astuple(s) for s in record.resources])
         memory = aggregate.memory_stats(
             frame, load_started_at, record.resource_source, record.limits.memory_bytes
         )

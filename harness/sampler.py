@@ -26,6 +26,8 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 @dataclass(frozen=True)
 class ResourceSample:
+    """One sample; its fields, in order, are the columns of `resources.csv`."""
+
     t: float
     """Unix time of the sample."""
     memory_bytes: int

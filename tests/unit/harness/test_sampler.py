@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from harness.sampler import CgroupReader, tcp_connections
+from harness.sampler import CgroupReader, ResourceSample, tcp_connections
+from reports.aggregate import RESOURCE_COLUMNS
 
 CID = "abc123"
 
@@ -72,3 +74,8 @@ def test_established_connections_are_counted_from_proc_net(tmp_path: Path) -> No
     (net / "tcp6").write_text(header + "   0: 0000:1F40 0000:0000 06 00000000:00000000\n")
     assert tcp_connections(42, server_port=0x1F40, proc=tmp_path) == (1, 1)
     assert tcp_connections(43, server_port=0x1F40, proc=tmp_path) is None
+
+
+def test_sample_fields_are_the_resource_columns_in_order() -> None:
+    """resources.csv and the resource frame are written from the sample's fields as they are."""
+    assert [f.name for f in dataclasses.fields(ResourceSample)] == RESOURCE_COLUMNS

@@ -113,25 +113,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         except (AttributeError, TypeError):
             return None
 
-    async def _take_slot(self, request: httpx.Request, timeout: float | None) -> None:
+    async def _take_slot(self, request: httpx.Request, timeout: float | None) -> Callable[[], None]:
+        """Take a pool slot within the pool timeout; returns its release (safe to call twice)."""
         if not self._slots.locked():
             await self._slots.acquire()
-            return
-        try:
-            await asyncio.wait_for(self._slots.acquire(), timeout)
-        except TimeoutError:
-            self.pool_timeouts += 1
-            raise httpx.PoolTimeout("no upstream connection free", request=request) from None
-
-    async def _open(
-        self,
-        request: httpx.Request,
-        headers: list[tuple[str, str]],
-        body: bytes,
-        timeouts: dict[str, float | None],
-    ) -> tuple[aiohttp.ClientResponse, Callable[[], None]]:
-        """Take a pool slot and send; returns the response and the slot's release."""
-        await self._take_slot(request, timeouts.get("pool"))
+        else:
+            try:
+                await asyncio.wait_for(self._slots.acquire(), timeout)
+            except TimeoutError:
+                self.pool_timeouts += 1
+                raise httpx.PoolTimeout("no upstream connection free", request=request) from None
         self.in_use += 1
         released = False
 
@@ -142,6 +133,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 self.in_use -= 1
                 self._slots.release()
 
+        return release
+
+    async def _open(
+        self,
+        request: httpx.Request,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        timeouts: dict[str, float | None],
+    ) -> tuple[aiohttp.ClientResponse, Callable[[], None]]:
+        """Take a pool slot and send; returns the response and the slot's release."""
+        release = await self._take_slot(request, timeouts.get("pool"))
         try:
             response = await self._get_session().request(
                 request.method,
@@ -202,15 +204,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         `request` names the call (its URL is used, its headers and body are not)."""
         pool = self._lean_pool(request.url)
         head = self._head(pool, request.url, headers)
-        await self._take_slot(request, timeouts.get("pool"))
-        self.in_use += 1
+        release = await self._take_slot(request, timeouts.get("pool"))
         try:
             return await pool.post(head, body, timeouts.get("connect"), timeouts.get("read"))
         except H1Error as exc:
             raise _translate_lean(exc, request) from exc
         finally:
-            self.in_use -= 1
-            self._slots.release()
+            release()
 
     async def aclose(self) -> None:
         for pool in self._lean.values():

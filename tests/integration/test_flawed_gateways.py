@@ -95,3 +95,22 @@ def test_each_flaw_fails_the_budget_of_its_scenario(
     assert caught_by in failed_budgets(result), out
     assert result["images"]["gateway"]["name"].startswith("loadgate/gateway-under-test:")
     assert leftovers(engine) == []
+
+
+def test_a_gateway_that_is_not_ours_is_launched_with_the_compose_limits_and_judged(
+    engine: DockerEngine, images: StackImages, tmp_path: Path
+) -> None:
+    """--gateway-build launches another gateway in the reference's place; the naive one (a client
+    per request) breaches the latency budget at a load the reference gateway meets."""
+    code, out, result = run_flawed(
+        tmp_path,
+        "client_per_request",
+        *("--duration", "6", "--rate", "80", "--budgets", "budgets/default.yml"),
+    )
+    assert code == 1, out
+    assert result["images"]["gateway"]["name"].startswith("loadgate/gateway-under-test:")
+    assert result["limits"]["cpus"] == 1.0  # the compose file's limits, applied to it
+    verdicts = {b["name"]: b["passed"] for b in result["budgets"]}
+    assert verdicts["latency_p95_ms"] is False
+    assert result["latency"]["count"] > 0
+    assert leftovers(engine) == []

@@ -196,32 +196,3 @@ def test_an_external_target_is_driven_with_its_credentials_and_nothing_launched(
     for path in run_dir.iterdir():
         assert secret not in path.read_text(errors="replace"), path.name
     assert secret not in done.stdout + done.stderr
-
-
-def test_a_gateway_that_is_not_ours_is_launched_with_the_compose_limits_and_judged(
-    engine: DockerEngine, images: StackImages, tmp_path: Path
-) -> None:
-    """--gateway-build launches another gateway in the reference's place; the naive one (a client
-    per request) breaches the latency budget at a load the reference gateway meets."""
-    done = loadgate(
-        "run",
-        "--gateway-build",
-        "tests/fixtures/gateways/client_per_request",
-        "--duration",
-        "6",
-        "--rate",
-        "80",
-        "--budgets",
-        "budgets/default.yml",
-        "--output-dir",
-        str(tmp_path),
-        "-q",
-    )
-    assert done.returncode == 1, done.stdout + done.stderr
-    result = json.loads((only_run_dir(tmp_path) / "result.json").read_text())
-    assert result["images"]["gateway"]["name"].startswith("loadgate/gateway-under-test:")
-    assert result["limits"]["cpus"] == 1.0  # the compose file's limits, applied to it
-    verdicts = {b["name"]: b["passed"] for b in result["budgets"]}
-    assert verdicts["latency_p95_ms"] is False
-    assert result["latency"]["count"] > 0
-    assert leftovers(engine) == []

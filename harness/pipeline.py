@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from harness.actions import ScenarioActions, StackHandles
+from harness.actions import ActionLog, ScenarioActions, StackHandles
 from harness.budgets import MIB, Budgets, load_budgets
 from harness.collect import RunRecord, build_result
 from harness.compose import BuildSpec, ComposeFile, ResourceLimits, ServiceSpec
@@ -38,7 +38,7 @@ from harness.stack import (
 )
 from reports.junit import write_junit
 from reports.render import write_report
-from reports.result import ContainerOutcome, RunEvent, RunResult
+from reports.result import ContainerOutcome, GatewayMetrics, RunEvent, RunResult
 from scenarios.catalog import OpenLoad, Scenario
 from scenarios.samples import HEADER
 
@@ -132,23 +132,9 @@ def run_external(
         display.say(f"{scenario.name}: its actions need containers loadgate started; skipped")
     started_at = time.time()
     display.phase("load")
-    actions = ScenarioActions(scenario.actions, StackHandles())
-    scraper = MetricsScraper(target.url.rstrip("/") + "/metrics")
-    scraper.start()
-    try:
-        load = run_load(
-            scenario,
-            target.url,
-            run_dir,
-            display.update,
-            target.locust_environment(),
-            settings.processes,
-            on_started=actions.start,
-            stop_when=_stop_when(scenario, budgets),
-        )
-    finally:
-        action_log = actions.stop()
-        metrics = scraper.stop()
+    load, action_log, metrics = _drive(
+        settings, target.url, StackHandles(), (run_dir, display), budgets, target
+    )
     record = RunRecord(
         run_id=run_id,
         scenario=scenario,
@@ -167,6 +153,38 @@ def run_external(
         metrics=metrics,
     )
     return _finish(record, budgets, run_dir)
+
+
+def _drive(
+    settings: RunSettings,
+    url: str,
+    handles: StackHandles,
+    output: tuple[Path, ProgressDisplay],
+    budgets: Budgets | None,
+    target: ExternalTarget | None = None,
+) -> tuple[LoadRun, ActionLog, GatewayMetrics]:
+    """The load, with the scenario's actions at their times and the gateway's /metrics scraped
+    while it runs; both are stopped however the load ends."""
+    run_dir, display = output
+    scenario = settings.scenario
+    actions = ScenarioActions(scenario.actions, handles)
+    scraper = MetricsScraper(url.rstrip("/") + "/metrics")
+    scraper.start()
+    try:
+        load = run_load(
+            scenario,
+            url,
+            run_dir,
+            display.update,
+            target.locust_environment() if target is not None else None,
+            settings.processes,
+            on_started=actions.start,
+            stop_when=_stop_when(scenario, budgets),
+        )
+    finally:
+        action_log = actions.stop()
+        metrics = scraper.stop()
+    return load, action_log, metrics
 
 
 def _stop_when(scenario: Scenario, budgets: Budgets | None) -> StopWhen | None:
@@ -297,28 +315,17 @@ def _run_on_stack(
             ready_path=settings.ready_path,
             stop_grace_s=stack.gateway.stop_timeout_s,
         )
-        actions = ScenarioActions(scenario.actions, handles)
         sampler = ResourceSampler(stack.gateway, GATEWAY_PORT)
-        scraper = MetricsScraper(f"{stack.gateway_url}/metrics")
         sampler.start()
-        time.sleep(IDLE_BASELINE_S)
-        _reset_mock(stack.mock_url)
-        scraper.start()
-        display.phase("load")
         try:
-            load = run_load(
-                scenario,
-                stack.gateway_url,
-                run_dir,
-                display.update,
-                processes=settings.processes,
-                on_started=actions.start,
-                stop_when=_stop_when(scenario, budgets),
+            time.sleep(IDLE_BASELINE_S)
+            _reset_mock(stack.mock_url)
+            display.phase("load")
+            load, action_log, metrics = _drive(
+                settings, stack.gateway_url, handles, (run_dir, display), budgets
             )
         finally:
-            action_log = actions.stop()
             resources = sampler.stop()
-            metrics = scraper.stop()
         upstream_calls = _mock_stats(stack.mock_url)
         outcome = _container_outcome(stack.gateway, token, stack.containers.values())
         display.phase("teardown")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from harness.bench.wrk import stat_cpu_s
 from harness.errors import StackNotReadyError
 from harness.runner import run_load
 from reports import aggregate
@@ -59,8 +60,7 @@ def _free_port() -> int:
 
 
 def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return stat_cpu_s(Path(f"/proc/{pid}/stat").read_text())
 
 
 def _start_mock(port: int) -> subprocess.Popen[bytes]:

@@ -92,9 +92,16 @@ def run_in_container(
     return parse(output, connections, _child_cpu_s(output))
 
 
+def stat_cpu_s(stat: str, children: bool = False) -> float:
+    """CPU seconds from a /proc/<pid>/stat line: the process's own (utime + stime), or that of
+    its waited-for children (cutime + cstime)."""
+    fields = stat.rsplit(")", 1)[-1].split()  # after "(comm)"; fields[0] is field 3
+    first = 13 if children else 11
+    return (int(fields[first]) + int(fields[first + 1])) / CLOCK_TICKS
+
+
 def _child_cpu_s(output: str) -> float:
     for line in output.splitlines():
         if line.startswith("CHILD-STAT "):
-            fields = line.split(")")[-1].split()  # after "(comm)"; fields[0] is field 3
-            return (int(fields[13]) + int(fields[14])) / CLOCK_TICKS
+            return stat_cpu_s(line, children=True)
     return 0.0

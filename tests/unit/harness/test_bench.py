@@ -6,7 +6,7 @@ import pytest
 
 from harness.bench.generator import GeneratorPoint, format_generator_table, summarise
 from harness.bench.run import Measurement, Target, judge
-from harness.bench.wrk import _child_cpu_s, parse
+from harness.bench.wrk import _child_cpu_s, parse, stat_cpu_s
 
 WRK_OUTPUT = """Running 5s test @ http://gateway:8000/v1/chat/completions
   1 threads and 16 connections
@@ -100,3 +100,10 @@ def test_generator_bench_counts_only_steps_driven_on_time() -> None:
     assert bench.best_per_core_rps == 3000 and bench.met
     assert "3,000 req/s per generator core (target 2,500: met)" in format_generator_table(bench)
     assert not summarise([generator_point(1000, 2000, 1.0)]).met
+
+
+def test_stat_cpu_reads_own_or_children_time() -> None:
+    """utime+stime for the process, cutime+cstime for its children; a ')' in comm is fine."""
+    stat = "42 (odd) name) S 1 1 1 0 -1 0 0 0 0 0 150 50 300 100 20 0 1 0 0"
+    assert stat_cpu_s(stat) == pytest.approx(2.0)
+    assert stat_cpu_s(stat, children=True) == pytest.approx(4.0)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import signal
 import sys
@@ -25,7 +24,7 @@ import aiohttp
 import uvloop
 
 from scenarios.arrivals import OpenModelDriver, Outcome, Reply, Stage, intended_offsets
-from scenarios.credentials import HEADERS_ENV, TOKEN_ENV
+from scenarios.credentials import target_headers
 from scenarios.payloads import chat_payload, infer_payload
 from scenarios.samples import SampleWriter, row
 
@@ -77,12 +76,7 @@ def request_bodies(protocol: str, prompts: str, stream: bool, seed: int) -> list
 
 
 def request_headers() -> dict[str, str]:
-    headers: dict[str, str] = json.loads(os.environ.get(HEADERS_ENV) or "{}")
-    token = os.environ.get(TOKEN_ENV)
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    headers["Content-Type"] = "application/json"
-    return headers
+    return {**target_headers(), "Content-Type": "application/json"}
 
 
 class Client:

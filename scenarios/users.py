@@ -6,13 +6,11 @@ environment only (`scenarios.credentials`): never on a command line, never in a 
 
 from __future__ import annotations
 
-import json
-import os
 import random
 
 from locust import FastHttpUser, constant_throughput, task
 
-from scenarios.credentials import HEADERS_ENV, TOKEN_ENV
+from scenarios.credentials import target_headers
 from scenarios.payloads import chat_payload, infer_payload
 
 
@@ -25,11 +23,7 @@ class GatewayUser(FastHttpUser):
     def on_start(self) -> None:
         GatewayUser._seed += 1
         self.rng = random.Random(GatewayUser._seed)
-        headers: dict[str, str] = json.loads(os.environ.get(HEADERS_ENV) or "{}")
-        token = os.environ.get(TOKEN_ENV)
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        self.request_headers = headers
+        self.request_headers = target_headers()
 
     def wait_time(self) -> float:
         rate = float(self.environment.parsed_options.lg_rps_per_user or 0)

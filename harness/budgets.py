@@ -119,7 +119,7 @@ class Observed:
     """A ramp: latency and error budgets were applied to each step, not to the whole run."""
 
 
-def _verdict(
+def budget_verdict(
     name: str, limit: float, unit: str, value: float | None, is_minimum: bool
 ) -> BudgetVerdict:
     if value is None:
@@ -153,14 +153,16 @@ def evaluate(budgets: Budgets, observed: Observed) -> list[BudgetVerdict]:
         ("throughput_min_rps", budgets.throughput_min_rps, "req/s", observed.throughput_rps, True),
     ]
     verdicts = [
-        _verdict(name, limit, unit, value, is_minimum)
+        budget_verdict(name, limit, unit, value, is_minimum)
         for name, limit, unit, value, is_minimum in checks
         if limit is not None and not (observed.per_step and name in STEP_BUDGETS)
     ]
     for name, (figure, unit, is_minimum) in FIGURE_BUDGETS.items():
         limit = getattr(budgets, name)
         if limit is not None:
-            verdicts.append(_verdict(name, limit, unit, observed.figures.get(figure), is_minimum))
+            verdicts.append(
+                budget_verdict(name, limit, unit, observed.figures.get(figure), is_minimum)
+            )
     if observed.latency.count == 0:
         verdicts.append(
             BudgetVerdict(name="requests_completed", limit=1, observed=0, unit="", passed=False)

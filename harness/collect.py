@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.budgets import Budgets, Observed, evaluate, overall
+from harness.budgets import Budgets, Observed, budget_verdict, evaluate, overall
 from harness.compose import ResourceLimits
 from harness.findings import FindingInputs, compute, judge_ramp
 from harness.images import StackImages
@@ -75,10 +75,7 @@ def _always_checked(
     checks: list[BudgetVerdict] = []
 
     def check(name: str, limit: float, value: float | None, unit: str = "") -> None:
-        passed = None if value is None else value <= limit
-        checks.append(
-            BudgetVerdict(name=name, limit=limit, observed=value, unit=unit, passed=passed)
-        )
+        checks.append(budget_verdict(name, limit, unit, value, is_minimum=False))
 
     container = result_parts.container
     if container is not None:

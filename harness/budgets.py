@@ -122,6 +122,7 @@ class Observed:
 def budget_verdict(
     name: str, limit: float, unit: str, value: float | None, is_minimum: bool
 ) -> BudgetVerdict:
+    """`value` against `limit` (a floor when `is_minimum`); unmeasured (None) is n/a."""
     if value is None:
         passed = None
     else:

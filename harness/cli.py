@@ -14,8 +14,6 @@ from types import FrameType
 import httpx
 from pydantic import SecretStr
 
-from harness.budgets import load_budgets
-from harness.collect import rejudge
 from harness.errors import (
     EXIT_BUDGET_BREACHED,
     EXIT_INTERRUPTED,
@@ -24,11 +22,12 @@ from harness.errors import (
     LoadgateError,
     UsageError,
 )
+from harness.judge import judge, load_budgets
 from harness.progress import ProgressDisplay
 from harness.settings import ExternalTarget, RunSettings
 from harness.units import UnitError, parse_duration
 from reports.render import write_report
-from reports.result import ResultFileError, RunResult, load_result
+from reports.result import MIB, ResultFileError, RunResult, load_result
 from reports.tune_render import write_tune_report
 from reports.tune_result import TUNE_FILE, Margins, TuneResult, load_tune
 from scenarios.catalog import PROTOCOL_USERS, SCENARIOS, OpenLoad, adjusted, scenario
@@ -98,7 +97,7 @@ def _add_load_options(
         + (
             f" (default: {default_budgets.relative_to(PROJECT_ROOT)})"
             if default_budgets
-            else " (default: budgets/<scenario>.yml when there is one)"
+            else " (default: budgets/<scenario>.yml, else budgets/default.yml)"
         ),
     )
     add(
@@ -237,6 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=formatter,
     )
     _add_load_options(run, default_scenario="smoke", default_budgets=None)
+    run.add_argument(
+        "--no-budgets",
+        action="store_true",
+        help="do not judge the run against budgets (only the integrity checks: a leaked token, "
+        "an OOM kill, a generator that could not keep up); the verdict line says so",
+    )
     _add_target_options(run)
 
     tune = commands.add_parser(
@@ -336,22 +341,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _print_verdict(result: RunResult, report: Path) -> None:
     lat = result.latency
+    figures = result.findings.figures
+    offered = figures.get("offered_rps")
+    served = "" if offered is None else f" (offered {offered:.1f} req/s)"
     print(
-        f"scenario {result.scenario}: {lat.count:,} requests, {result.throughput_rps:.1f} req/s, "
-        f"errors {result.errors.rate * 100:.2f} %"
+        f"scenario {result.scenario}: {lat.count:,} requests, {result.throughput_rps:.1f} req/s"
+        f"{served}, errors {result.errors.rate * 100:.2f} %"
     )
     print(
         f"latency p50 {lat.p50_ms:.1f} ms, p95 {lat.p95_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms, "
         f"max {lat.max_ms:.1f} ms"
     )
+    service = result.service_latency
+    if service is not None:
+        print(
+            f"  (from each request's intended send time; from its actual send, as a closed loop "
+            f"alone would report: p50 {service.p50_ms:.1f}, p95 {service.p95_ms:.1f}, "
+            f"p99 {service.p99_ms:.1f} ms)"
+        )
     memory = result.memory
     if memory:
-        mib = 1024 * 1024
         print(
-            f"gateway memory p50 {memory.p50_bytes / mib:.1f} MiB, "
-            f"p95 {memory.p95_bytes / mib:.1f} MiB, max {memory.max_bytes / mib:.1f} MiB "
+            f"gateway memory p50 {memory.p50_bytes / MIB:.1f} MiB, "
+            f"p95 {memory.p95_bytes / MIB:.1f} MiB, max {memory.max_bytes / MIB:.1f} MiB "
             f"({memory.samples} samples at {memory.rate_hz:.1f} Hz)"
         )
+    _print_probes_and_scan(result)
     for step in result.findings.steps:
         mark = {True: " pass", False: " FAIL", None: ""}[step.passed]
         p95 = "-" if step.p95_ms is None else f"{step.p95_ms:.1f}"
@@ -359,12 +374,12 @@ def _print_verdict(result: RunResult, report: Path) -> None:
             f"  {step.name:<28} {step.throughput_rps:7.1f} req/s  p95 {p95:>7} ms  "
             f"errors {step.error_rate * 100:5.2f} %{mark}"
         )
-    if result.findings.figures:
-        figures = ", ".join(
+    if figures:
+        shown = ", ".join(
             f"{name} {'n/a' if value is None else f'{value:.4g}'}"
-            for name, value in result.findings.figures.items()
+            for name, value in figures.items()
         )
-        print(f"found: {figures}")
+        print(f"found: {shown}")
     for note in result.findings.notes:
         print(f"note: {note}")
     for budget in result.budgets:
@@ -373,25 +388,59 @@ def _print_verdict(result: RunResult, report: Path) -> None:
         print(
             f"  [{mark}] {budget.name}: {observed} (limit {budget.limit:g} {budget.unit})".rstrip()
         )
-    if result.verdict == "fail" and all(b.passed is not False for b in result.budgets):
-        print("no budget of the budgets file could be measured in this run: it does not pass")
-    generator = result.generator
-    if generator is not None and any(
-        b.name.startswith("generator_") and b.passed is False for b in result.budgets
-    ):
-        print("the load generator was the bottleneck: this run says nothing about the gateway")
-    print(f"verdict: {result.verdict.upper()}")
+    print(f"verdict: {_verdict_line(result)}")
     print(f"report: {report}")
+
+
+def _print_probes_and_scan(result: RunResult) -> None:
+    readiness = result.readiness
+    if readiness is not None:
+        first = f"; first: {readiness.first_failure}" if readiness.first_failure else ""
+        print(
+            f"readiness GET {readiness.path}: {readiness.failures} of {readiness.probes} probes "
+            f"failed (timeout {readiness.timeout_s:g} s){first}"
+        )
+    scan = result.responses
+    if scan is not None and scan.token_hits:
+        where = ", ".join(sorted({f"{h.route} {h.status} ({h.where})" for h in scan.token_hits}))
+        print(f"the provider token was in {len(scan.token_hits)} answer(s): {where}")
+
+
+def _verdict_line(result: RunResult) -> str:
+    """PASS, FAIL with the first reason a user must act on, or NOT JUDGED."""
+    if result.verdict == "no-budgets":
+        return "NOT JUDGED (--no-budgets: no budget was applied; integrity checks passed)"
+    if result.verdict == "pass":
+        return "PASS"
+    failed = [b.name for b in result.budgets if b.passed is False]
+    if result.findings.figures.get("all_failing"):
+        return f"FAIL: {result.findings.notes[0]}"
+    if any(name.startswith("generator_") for name in failed):
+        return (
+            "FAIL: the load generator was the bottleneck: this run says nothing about the gateway"
+        )
+    if not failed:
+        return "FAIL: no budget of the budgets file could be measured in this run"
+    return "FAIL (" + ", ".join(failed) + ")"
 
 
 def _exit_code(result: RunResult) -> int:
     return EXIT_BUDGET_BREACHED if result.verdict == "fail" else EXIT_OK
 
 
-def _scenario_budgets(name: str) -> Path | None:
-    """`budgets/<scenario>.yml`, the scenario's own budgets, when there is one."""
+def _scenario_budgets(name: str) -> Path:
+    """`budgets/<scenario>.yml`, the scenario's own budgets, else `budgets/default.yml`: no
+    scenario runs unjudged unless asked to (`--no-budgets`)."""
     path = PROJECT_ROOT / "budgets" / f"{name}.yml"
-    return path if path.is_file() else None
+    return path if path.is_file() else PROJECT_ROOT / "budgets" / "default.yml"
+
+
+def _budgets_file(args: argparse.Namespace, scenario_name: str) -> Path | None:
+    if getattr(args, "no_budgets", False):
+        if args.budgets is not None:
+            raise UsageError("--budgets and --no-budgets are alternatives: give one")
+        return None
+    return args.budgets if args.budgets is not None else _scenario_budgets(scenario_name)
 
 
 def _run_settings(args: argparse.Namespace) -> RunSettings:
@@ -409,7 +458,7 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
         users=args.users,
         stream=True if args.stream else None,
     )
-    budgets = args.budgets if args.budgets is not None else _scenario_budgets(chosen.name)
+    budgets = _budgets_file(args, chosen.name)
     return RunSettings(
         scenario=final,
         project_root=PROJECT_ROOT,
@@ -456,7 +505,7 @@ def _tune(args: argparse.Namespace) -> int:
 
 
 def _print_tune(result: TuneResult, report: Path) -> None:
-    mib = 1024 * 1024
+    mib = MIB
     print(f"{'role':<13}{'cpus':>6}{'memory':>9}{'p95 ms':>9}{'p99 ms':>9}{'req/s':>8}  verdict")
     for p in result.points:
         p95 = "-" if p.p95_ms is None else f"{p.p95_ms:.1f}"
@@ -523,7 +572,7 @@ def _report(args: argparse.Namespace) -> int:
         return EXIT_OK if tune_result.confirmed else EXIT_BUDGET_BREACHED
     result = load_result(path)
     if args.budgets:
-        result = rejudge(result, load_budgets(args.budgets))
+        result = judge(result, load_budgets(args.budgets))
     run_dir = path if path.is_dir() else path.parent
     report = write_report(result, run_dir)
     _print_verdict(result, report)

@@ -10,24 +10,24 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.budgets import Budgets, Observed, budget_verdict, evaluate, overall
 from harness.compose import ResourceLimits
-from harness.findings import FindingInputs, compute, judge_ramp
+from harness.findings import FindingInputs, compute
 from harness.images import StackImages
+from harness.judge import Budgets, judge
 from harness.runner import GeneratorStats
 from harness.sampler import ResourceSample
 from reports import aggregate
 from reports.findings import stream_stats
 from reports.result import (
-    BudgetVerdict,
     ContainerOutcome,
     GatewayMetrics,
     GeneratorRecord,
     ImageRecord,
+    ReadinessRecord,
+    ResponseScan,
     RunEvent,
     RunResult,
     ShutdownRecord,
-    Verdict,
 )
 from scenarios.catalog import Scenario
 
@@ -56,6 +56,10 @@ class RunRecord:
     shutdown: ShutdownRecord | None = None
     metrics: GatewayMetrics | None = None
     upstream_calls: Mapping[str, int] | None = None
+    readiness: ReadinessRecord | None = None
+    responses: ResponseScan | None = None
+    failed_fast: str | None = None
+    """Why the load was stopped at once: its first requests all failed the same way."""
 
 
 def write_resources(samples: list[ResourceSample], path: Path) -> None:
@@ -65,65 +69,6 @@ def write_resources(samples: list[ResourceSample], path: Path) -> None:
         for s in samples:
             t, *rest = dataclasses.astuple(s)
             writer.writerow([f"{t:.4f}", *rest])
-
-
-def _always_checked(
-    observed: Observed, result_parts: ResultParts, budgets: Budgets
-) -> list[BudgetVerdict]:
-    """Checks every run gets, budgets file or not: what would make its numbers meaningless or
-    hide a failure (a leaked token, an OOM kill, a generator that could not keep up)."""
-    checks: list[BudgetVerdict] = []
-
-    def check(name: str, limit: float, value: float | None, unit: str = "") -> None:
-        checks.append(budget_verdict(name, limit, unit, value, is_minimum=False))
-
-    container = result_parts.container
-    if container is not None:
-        check("provider_token_in_logs", 0, float(container.token_in_logs))
-        check("gateway_oom_killed", 0, float(container.oom_killed))
-        if result_parts.shutdown is None:
-            check("gateway_restarts", 0, float(container.restarts))
-    shutdown = result_parts.shutdown
-    if shutdown is not None:
-        check("shutdown_exit_code", 0, float(abs(shutdown.exit_code)))
-        check("shutdown_sigkill_needed", 0, float(shutdown.killed))
-    generator = result_parts.generator
-    if generator is not None:
-        check(
-            "generator_cpu_cores",
-            budgets.generator_cpu_max_cores,
-            generator.busiest_process_cores,
-            "cores",
-        )
-        if generator.model == "open":
-            # A ramp claims only the steps up to its knee: the generator must have kept up there.
-            lag = observed.figures.get("generator_lag_p99_to_knee_ms", generator.lag_p99_ms)
-            check("generator_lag_p99_ms", budgets.generator_lag_p99_ms, lag, "ms")
-            check("generator_missed_sends", 0, float(generator.missed or 0))
-    return checks
-
-
-@dataclass(frozen=True)
-class ResultParts:
-    """The parts of a result the always-on checks read."""
-
-    container: ContainerOutcome | None
-    shutdown: ShutdownRecord | None
-    generator: GeneratorRecord | None
-
-
-def judge(
-    budgets: Budgets | None, observed: Observed, parts: ResultParts
-) -> tuple[list[BudgetVerdict], Verdict]:
-    """A run passes when nothing failed and at least one budget of the file was measured: the
-    always-on checks can fail a run, but cannot pass one on their own."""
-    judged = evaluate(budgets, observed) if budgets is not None else []
-    always = _always_checked(observed, parts, budgets or Budgets())
-    if budgets is None:
-        failed = any(v.passed is False for v in always)
-        return always, "fail" if failed else "no-budgets"
-    passed = overall(judged) and all(v.passed is not False for v in always)
-    return judged + always, "pass" if passed else "fail"
 
 
 def generator_record(
@@ -148,7 +93,8 @@ def generator_record(
     )
 
 
-def build_result(record: RunRecord, budgets: Budgets | None) -> RunResult:
+def build_result(record: RunRecord, judging: Budgets | None) -> RunResult:
+    """Measure everything the run recorded, then judge it (`judging=None`: `--no-budgets`)."""
     requests = aggregate.load_requests(record.samples_file)
     run_dir = record.samples_file.parent
     load_started_at = record.load_started_at or (
@@ -174,31 +120,23 @@ def build_result(record: RunRecord, budgets: Budgets | None) -> RunResult:
         cpu = aggregate.cpu_stats(frame, load_started_at, record.limits.cpus)
         points = aggregate.resource_points(frame, load_started_at)
 
+    budgets = judging or Budgets()
     findings = compute(
         FindingInputs(
             scenario=record.scenario,
             requests=requests,
             resources=frame,
             load_started_at=load_started_at,
-            budgets=budgets or Budgets(),
+            goodput_slo=(budgets.goodput_ttft_ms, budgets.goodput_latency_ms),
             events=record.events,
             shutdown=record.shutdown,
             metrics=record.metrics,
             upstream_calls=record.upstream_calls,
             image_size_bytes=record.images.gateway.size_bytes if record.images else None,
+            failed_fast=record.failed_fast,
         )
     )
     generator = generator_record(record.generator, requests)
-    observed = Observed(
-        latency=latency,
-        errors=errors,
-        memory=memory,
-        throughput_rps=throughput,
-        figures=findings.figures,
-        per_step=record.scenario.name == "ramp",
-    )
-    parts = ResultParts(record.container, record.shutdown, generator)
-    verdicts, verdict = judge(budgets, observed, parts)
     images = {}
     if record.images is not None:
         images = {
@@ -209,7 +147,7 @@ def build_result(record: RunRecord, budgets: Budgets | None) -> RunResult:
                 ("redis", record.images.redis),
             )
         }
-    return RunResult(
+    result = RunResult(
         run_id=record.run_id,
         scenario=record.scenario.name,
         target_url=record.target_url,
@@ -221,6 +159,7 @@ def build_result(record: RunRecord, budgets: Budgets | None) -> RunResult:
         target_rps=record.scenario.target_rps or None,
         throughput_rps=throughput,
         latency=latency,
+        service_latency=aggregate.service_latency_stats(requests),
         errors=errors,
         memory=memory,
         cpu=cpu,
@@ -240,29 +179,11 @@ def build_result(record: RunRecord, budgets: Budgets | None) -> RunResult:
         shutdown=record.shutdown,
         gateway_metrics=record.metrics,
         upstream_calls=dict(record.upstream_calls) if record.upstream_calls is not None else None,
+        readiness=record.readiness,
+        responses=record.responses,
         findings=findings,
-        budgets=verdicts,
-        verdict=verdict,
+        budgets=[],
+        verdict="no-budgets",
         files=files,
     )
-
-
-def rejudge(result: RunResult, budgets: Budgets) -> RunResult:
-    """The same result judged against other budgets (for `loadgate report --budgets`)."""
-    findings = result.findings
-    if result.scenario == "ramp":
-        steps, found, notes = judge_ramp(findings.steps, budgets)
-        findings = findings.model_copy(
-            update={"steps": steps, "figures": {**findings.figures, **found}, "notes": notes}
-        )
-    observed = Observed(
-        result.latency,
-        result.errors,
-        result.memory,
-        result.throughput_rps,
-        figures=findings.figures,
-        per_step=result.scenario == "ramp",
-    )
-    parts = ResultParts(result.container, result.shutdown, result.generator)
-    verdicts, verdict = judge(budgets, observed, parts)
-    return result.model_copy(update={"budgets": verdicts, "verdict": verdict, "findings": findings})
+    return judge(result, judging)

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from harness.budgets import Budgets
 from reports import findings as f
 from reports.aggregate import percentile
 from reports.result import (
@@ -21,7 +20,7 @@ from reports.result import (
     ShutdownRecord,
     StepStats,
 )
-from scenarios.catalog import OpenLoad, Scenario
+from scenarios.catalog import ClosedLoad, OpenLoad, Scenario
 
 MB = 1000 * 1000
 MIB = 1024 * 1024
@@ -37,12 +36,15 @@ class FindingInputs:
     requests: pd.DataFrame
     resources: pd.DataFrame | None
     load_started_at: float
-    budgets: Budgets
+    goodput_slo: tuple[float, float] = (500.0, 2000.0)
+    """(first token within, whole answer within) in ms: the SLO goodput counts against."""
     events: list[RunEvent] = field(default_factory=list)
     shutdown: ShutdownRecord | None = None
     metrics: GatewayMetrics | None = None
     upstream_calls: Mapping[str, int] | None = None
     image_size_bytes: int | None = None
+    failed_fast: str | None = None
+    """Why the load was stopped at once (its first requests all failed the same way)."""
 
 
 def _metric_delta(metrics: GatewayMetrics | None, name: str) -> float | None:
@@ -80,11 +82,16 @@ def compute(inputs: FindingInputs) -> Findings:
     notes: list[str] = []
     steps: list[StepStats] = []
     requests, load = inputs.requests, inputs.scenario.load
-    budgets = inputs.budgets
 
+    figures["all_failing"] = float(inputs.failed_fast is not None)
+    if inputs.failed_fast is not None:
+        notes.append(inputs.failed_fast)
     if inputs.image_size_bytes is not None:
         figures["image_size_mb"] = inputs.image_size_bytes / MB
-    figures["goodput"] = f.goodput(requests, budgets.goodput_ttft_ms, budgets.goodput_latency_ms)
+    ttft_ms, latency_ms = inputs.goodput_slo
+    figures["goodput"] = f.goodput(requests, ttft_ms, latency_ms)
+    figures["goodput_slo_ttft_ms"], figures["goodput_slo_latency_ms"] = ttft_ms, latency_ms
+    _throughput(inputs, figures, notes)
     if inputs.resources is not None and inputs.shutdown is None:
         for column, name, scale in (
             ("memory_bytes", "memory_growth_mb_per_10k", MIB),
@@ -111,42 +118,44 @@ def compute(inputs: FindingInputs) -> Findings:
 Figures = dict[str, float | None]
 
 
-def judge_ramp(
-    steps: list[StepStats], budgets: Budgets
-) -> tuple[list[StepStats], Figures, list[str]]:
-    """Each step against the latency and error budgets; the knee; the generator's health up to
-    the knee (the steps the knee claims)."""
-    steps = f.judge_steps(steps, budgets.model_dump())
-    knee = f.knee(steps)
-    figures: Figures = {"knee_rps": knee}
-    notes = []
-    if knee is None:
-        notes.append("the first step already broke a budget: no knee")
-    elif all(step.passed is not False for step in steps):
-        notes.append("every step met the budgets: the knee is above the last step")
-    claimed = [s for s in steps if s.passed] or steps[:1]
-    lags = [s.lag_p99_ms for s in claimed if s.lag_p99_ms is not None]
-    figures["generator_lag_p99_to_knee_ms"] = max(lags) if lags else None
-    broken = next((s for s in steps if s.passed is False), None)
-    bound = budgets.generator_lag_p99_ms
-    if broken is not None and broken.lag_p99_ms is not None and broken.lag_p99_ms > bound:
+def _load_window(inputs: FindingInputs) -> tuple[float, float]:
+    """Seconds into the load over which the offered rate is compared with the achieved one:
+    without a closed load's spawning and its last interval, and up to a deliberate stop (the
+    load stopped early, or SIGTERM sent to the gateway)."""
+    load = inputs.scenario.load
+    lo, hi = 0.0, inputs.scenario.duration_s
+    if isinstance(load, ClosedLoad) and load.rps_per_user > 0:
+        interval = 1 / load.rps_per_user
+        lo = load.users / load.spawn_rate + interval
+        hi -= interval
+    stops = [e.t for e in inputs.events if e.name == "load stopped early"]
+    if inputs.shutdown is not None:
+        stops.append(inputs.shutdown.sigterm_at)
+    for stop in stops:
+        hi = min(hi, stop - inputs.load_started_at)
+    return lo, hi
+
+
+def _throughput(inputs: FindingInputs, figures: Figures, notes: list[str]) -> None:
+    """Achieved / offered request rate: a gateway that serves a third of its load has failed."""
+    load = inputs.scenario.load
+    if isinstance(load, ClosedLoad):
+        if load.rps_per_user <= 0:
+            return  # unpaced users offer whatever the gateway takes: no offered rate
+        stages = [(inputs.scenario.duration_s, load.peak_rps)]
+    else:
+        stages = [(s.duration_s, s.rate_rps) for s in load.stages]
+    rates = f.served_rates(inputs.requests, stages, _load_window(inputs), inputs.load_started_at)
+    if rates is None or rates[0] <= 0:
+        return
+    offered, achieved = rates
+    figures["offered_rps"], figures["achieved_rps"] = offered, achieved
+    figures["throughput_ratio"] = achieved / offered
+    if achieved < 0.95 * offered:
         notes.append(
-            f"{broken.name} broke the budgets while the generator itself lagged (p99 "
-            f"{broken.lag_p99_ms:.0f} ms): the knee is at least {knee:g} req/s, and the limit "
-            "may be this machine's rather than the gateway's"
-            if knee is not None
-            else f"{broken.name} broke the budgets while the generator itself lagged"
+            f"the gateway served {achieved:.1f} of the {offered:.1f} req/s offered "
+            f"({achieved / offered:.0%})"
         )
-    return steps, figures, notes
-
-
-def _ramp(
-    inputs: FindingInputs, steps: list[StepStats], figures: Figures, notes: list[str]
-) -> list[StepStats]:
-    steps, found, said = judge_ramp(steps, inputs.budgets)
-    figures.update(found)
-    notes.extend(said)
-    return steps
 
 
 def _spike(
@@ -173,7 +182,17 @@ def _failing(
         if not before.empty and not during.empty:
             last_before = float(before["memory_bytes"].tail(15).median())
             last_during = float(during["memory_bytes"].tail(15).median())
-            figures["memory_change_while_failing_mb"] = (last_during - last_before) / MIB
+            change_mb = (last_during - last_before) / MIB
+            figures["memory_change_while_failing_mb"] = change_mb
+            sent = inputs.requests["start"]
+            failing = inputs.requests[
+                (sent >= events[0].t) & (sent < events[1].t) & (inputs.requests["error"] != "")
+            ]
+            figures["failed_while_failing"] = float(len(failing))
+            if len(failing) >= 100:
+                figures["memory_failing_mb_per_1k"] = change_mb / (len(failing) / 1000)
+            else:
+                notes.append("too few failed requests to judge memory per 1,000 failures")
             figures["outbound_tcp_max_before"] = float(before["tcp_outbound"].max())
             figures["outbound_tcp_max_while_failing"] = float(during["tcp_outbound"].max())
     return steps
@@ -256,7 +275,6 @@ def _shutdown(
 
 
 _SCENARIO_FIGURES = {
-    "ramp": _ramp,
     "spike": _spike,
     "cache": _cache,
     "failing-upstream": _failing,

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from harness.budgets import Budgets
+from harness.judge import Budgets, step_breach
 from harness.runner import SampleTail
-from reports.findings import step_breach, step_stats
+from reports.findings import step_stats
 from scenarios.arrivals import Stage
 
 SETTLE_S = 2.0

@@ -15,15 +15,17 @@ from pathlib import Path
 import httpx
 
 from harness.actions import ActionLog, ScenarioActions, StackHandles
-from harness.budgets import MIB, Budgets, load_budgets
 from harness.collect import RunRecord, build_result
 from harness.compose import BuildSpec, ComposeFile, ResourceLimits, ServiceSpec
 from harness.docker import DockerEngine, RunningContainer
 from harness.errors import StackNotReadyError, UsageError
+from harness.failfast import FailFastWatch, failure_summary
 from harness.images import ImageBuilder
+from harness.judge import Budgets, load_budgets
 from harness.knee import KneeWatch
+from harness.probe import Probe, ReadinessProbe, readiness_record
 from harness.progress import ProgressDisplay
-from harness.runner import LoadRun, StopWhen, run_load
+from harness.runner import LoadRun, SampleTail, run_load
 from harness.sampler import ResourceSampler
 from harness.scrape import MetricsScraper
 from harness.settings import ExternalTarget, RunSettings
@@ -38,7 +40,15 @@ from harness.stack import (
 )
 from reports.junit import write_junit
 from reports.render import write_report
-from reports.result import ContainerOutcome, GatewayMetrics, RunEvent, RunResult
+from reports.result import (
+    MIB,
+    ContainerOutcome,
+    GatewayMetrics,
+    ReadinessRecord,
+    RunEvent,
+    RunResult,
+    ShutdownRecord,
+)
 from scenarios.catalog import OpenLoad, Scenario
 from scenarios.samples import HEADER
 
@@ -132,9 +142,8 @@ def run_external(
         display.say(f"{scenario.name}: its actions need containers loadgate started; skipped")
     started_at = time.time()
     display.phase("load")
-    load, action_log, metrics = _drive(
-        settings, target.url, StackHandles(), (run_dir, display), budgets, target
-    )
+    driven = _drive(settings, target.url, StackHandles(), (run_dir, display), budgets, target)
+    load = driven.load
     record = RunRecord(
         run_id=run_id,
         scenario=scenario,
@@ -149,10 +158,30 @@ def run_external(
         container=None,
         load_started_at=load.started_at,
         generator=load.generator,
-        events=_events(action_log.events, load),
-        metrics=metrics,
+        events=_events(driven.actions.events, load),
+        metrics=driven.metrics,
+        readiness=driven.readiness(settings.ready_path, None),
+        failed_fast=driven.failed_fast,
     )
     return _finish(record, budgets, run_dir)
+
+
+@dataclass(frozen=True)
+class Driven:
+    """What driving the load produced, beside the samples."""
+
+    load: LoadRun
+    actions: ActionLog
+    metrics: GatewayMetrics
+    probes: list[Probe]
+    failed_fast: str | None
+
+    def readiness(self, path: str, shutdown: ShutdownRecord | None) -> ReadinessRecord | None:
+        """The probes as recorded; None when the path does not exist (a target without it)."""
+        if not self.probes or self.probes[0].outcome == "404":
+            return None
+        drain_from = shutdown.sigterm_at if shutdown is not None else None
+        return readiness_record(path, self.probes, self.load.started_at, drain_from)
 
 
 def _drive(
@@ -162,14 +191,17 @@ def _drive(
     output: tuple[Path, ProgressDisplay],
     budgets: Budgets | None,
     target: ExternalTarget | None = None,
-) -> tuple[LoadRun, ActionLog, GatewayMetrics]:
-    """The load, with the scenario's actions at their times and the gateway's /metrics scraped
-    while it runs; both are stopped however the load ends."""
+) -> Driven:
+    """The load, with the scenario's actions at their times, the gateway's /metrics scraped and
+    its readiness probed while it runs; all are stopped however the load ends."""
     run_dir, display = output
     scenario = settings.scenario
     actions = ScenarioActions(scenario.actions, handles)
     scraper = MetricsScraper(url.rstrip("/") + "/metrics")
+    probe = ReadinessProbe(url.rstrip("/") + settings.ready_path)
+    watch = _StopWatch(scenario, budgets)
     scraper.start()
+    probe.start()
     try:
         load = run_load(
             scenario,
@@ -179,19 +211,38 @@ def _drive(
             target.locust_environment() if target is not None else None,
             settings.processes,
             on_started=actions.start,
-            stop_when=_stop_when(scenario, budgets),
+            stop_when=watch.check,
         )
     finally:
         action_log = actions.stop()
         metrics = scraper.stop()
-    return load, action_log, metrics
+        probes = probe.stop()
+    return Driven(load, action_log, metrics, probes, watch.failure(load))
 
 
-def _stop_when(scenario: Scenario, budgets: Budgets | None) -> StopWhen | None:
-    """A ramp stops at its first step that breaks a budget (the knee is then known)."""
-    if scenario.name != "ramp" or not isinstance(scenario.load, OpenLoad) or budgets is None:
-        return None
-    return KneeWatch(scenario.load.stages, budgets).check
+class _StopWatch:
+    """Ends a load early: at once when its first requests all fail the same way; a ramp at its
+    first step that breaks a budget (the knee is then known)."""
+
+    def __init__(self, scenario: Scenario, budgets: Budgets | None) -> None:
+        self._fail_fast = FailFastWatch()
+        self._knee = None
+        if scenario.name == "ramp" and isinstance(scenario.load, OpenLoad) and budgets:
+            self._knee = KneeWatch(scenario.load.stages, budgets)
+
+    def check(self, tail: SampleTail, load_started_at: float, now: float) -> str | None:
+        reason = self._fail_fast.check(tail.kinds, tail.requests, now - load_started_at)
+        if reason is None and self._knee is not None:
+            reason = self._knee.check(tail, load_started_at, now)
+        return reason
+
+    def failure(self, load: LoadRun) -> str | None:
+        """The one line that says why every request failed, when the load was stopped for it."""
+        kind = self._fail_fast.kind
+        if kind is None:
+            return None
+        status = int(kind.removeprefix("http_")) if kind.startswith("http_") else None
+        return failure_summary(kind, status, None)
 
 
 def _events(events: list[RunEvent], load: LoadRun) -> list[RunEvent]:
@@ -321,14 +372,13 @@ def _run_on_stack(
             time.sleep(IDLE_BASELINE_S)
             _reset_mock(stack.mock_url)
             display.phase("load")
-            load, action_log, metrics = _drive(
-                settings, stack.gateway_url, handles, (run_dir, display), budgets
-            )
+            driven = _drive(settings, stack.gateway_url, handles, (run_dir, display), budgets)
         finally:
             resources = sampler.stop()
         upstream_calls = _mock_stats(stack.mock_url)
         outcome = _container_outcome(stack.gateway, token, stack.containers.values())
         display.phase("teardown")
+    load, shutdown = driven.load, driven.actions.shutdown
     return RunRecord(
         run_id=config.run_id,
         scenario=scenario,
@@ -343,8 +393,10 @@ def _run_on_stack(
         container=outcome,
         load_started_at=load.started_at,
         generator=load.generator,
-        events=_events(action_log.events, load),
-        shutdown=action_log.shutdown,
-        metrics=metrics,
+        events=_events(driven.actions.events, load),
+        shutdown=shutdown,
+        metrics=driven.metrics,
         upstream_calls=upstream_calls,
+        readiness=driven.readiness(settings.ready_path, shutdown),
+        failed_fast=driven.failed_fast,
     )

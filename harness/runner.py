@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +86,8 @@ class SampleTail:
         self.first_start: float | None = None
         self.rows: list[tuple[float, float, bool]] = []
         """(start, latency ms, failed) of every row so far."""
+        self.kinds: Counter[str] = Counter()
+        """How many rows so far had each error kind ("" for a success)."""
         self._window: deque[tuple[float, float]] = deque()
 
     def poll(self, now: float) -> None:
@@ -108,6 +110,7 @@ class SampleTail:
             start, latency = float(row[0]), float(row[1])
             self.requests += 1
             self.errors += 1 if row[4] else 0
+            self.kinds[row[4]] += 1
             self.rows.append((start, latency, bool(row[4])))
             if self.first_start is None or start < self.first_start:
                 self.first_start = start
@@ -264,7 +267,8 @@ def run_load(
     """Run the scenario's load to completion; interrupts stop the generators first.
 
     `on_started(unix_time)` is called once, as soon as the load has begun; `stop_when` is asked
-    twice a second whether to end an open-model load early.
+    twice a second whether to end the load early (the generators then stop sending and finish
+    what they sent).
     """
     parts = run_dir / PARTS_DIR
     parts.mkdir()
@@ -295,7 +299,7 @@ def run_load(
                 load_started_at = _load_started(parts, tail, open_model)
                 if load_started_at is not None and on_started is not None:
                     on_started(load_started_at)
-            elif stop_when is not None and open_model and stopped_early is None:
+            elif stop_when is not None and stopped_early is None:
                 reason = stop_when(tail, load_started_at, time.time())
                 if reason is not None:
                     stopped_early = (time.time(), reason)

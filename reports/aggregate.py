@@ -46,7 +46,22 @@ def load_requests(path: Path) -> pd.DataFrame:
 
 
 def latency_stats(requests: pd.DataFrame) -> LatencyStats:
-    latencies = requests["latency_ms"].to_numpy(dtype=float)
+    """Latency from each request's `start`: its intended send time when the load kept a
+    schedule, so a request that waited behind a stall carries the wait."""
+    return _stats(requests["latency_ms"].to_numpy(dtype=float))
+
+
+def service_latency_stats(requests: pd.DataFrame) -> LatencyStats | None:
+    """Latency from each request's actual send (intended time + schedule lag): what a closed
+    loop reports when it ignores coordinated omission. None when no request kept a schedule."""
+    lags = requests["lag_ms"]
+    if lags.isna().all():
+        return None
+    service = requests["latency_ms"] - lags.fillna(0.0)
+    return _stats(service.clip(lower=0.0).to_numpy(dtype=float))
+
+
+def _stats(latencies: np.ndarray) -> LatencyStats:
     if latencies.size == 0:
         return LatencyStats(count=0, mean_ms=0, p50_ms=0, p90_ms=0, p95_ms=0, p99_ms=0, max_ms=0)
     values = {key: percentile(latencies, q) for key, q in PERCENTILES.items()}

@@ -7,7 +7,7 @@ inter-token latency, tokens/s, goodput), and the shutdown accounting of in-fligh
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -65,46 +65,6 @@ def stage_steps(
         steps.append(step_stats(requests, name, (start, start + duration), load_started_at, rate))
         start += duration
     return steps
-
-
-STEP_LATENCY_LIMITS = (
-    ("p50", "latency_p50_ms"),
-    ("p95", "latency_p95_ms"),
-    ("p99", "latency_p99_ms"),
-)
-
-
-def step_breach(step: StepStats, limits: Mapping[str, float | None]) -> str | None:
-    """Which latency or error limit (`latency_p95_ms`, `error_rate`...) the step broke, if any."""
-    error_limit = limits.get("error_rate")
-    if error_limit is not None and step.error_rate > error_limit:
-        return f"error rate {step.error_rate:.2%} > {error_limit:g}"
-    for name, budget in STEP_LATENCY_LIMITS:
-        limit, value = limits.get(budget), getattr(step, f"{name}_ms")
-        if limit is not None and (value is None or value > limit):
-            shown = "none" if value is None else f"{value:.0f} ms"
-            return f"{name} {shown} > {limit:g} ms"
-    return None
-
-
-def judge_steps(steps: list[StepStats], limits: Mapping[str, float | None]) -> list[StepStats]:
-    """Mark each step against the latency and error limits; a step not reached is n/a."""
-    return [
-        step.model_copy(
-            update={"passed": None if step.requests == 0 else step_breach(step, limits) is None}
-        )
-        for step in steps
-    ]
-
-
-def knee(steps: Sequence[StepStats]) -> float | None:
-    """The highest target rate of the steps before the first one that broke a budget."""
-    best = None
-    for step in steps:
-        if not step.passed:
-            break
-        best = step.target_rps
-    return best
 
 
 def growth_per_10k(
@@ -172,3 +132,31 @@ def unexpected_statuses(requests: pd.DataFrame, expected: set[int]) -> int:
 def rejected_p99(requests: pd.DataFrame, status: int = 503) -> float | None:
     rejected = requests[requests["status"] == status]["latency_ms"].to_numpy(dtype=float)
     return percentile(rejected, 99) if rejected.size else None
+
+
+def served_rates(
+    requests: pd.DataFrame,
+    stages: Sequence[tuple[float, float]],
+    window: tuple[float, float],
+    load_started_at: float,
+) -> tuple[float, float] | None:
+    """(offered, achieved) request rates over `window` (seconds into the load).
+
+    Offered: what the schedule `stages` (`(duration_s, rate_rps)`) asked for in the window.
+    Achieved: requests actually *sent* in the window (intended time + schedule lag) that got an
+    answer, whatever its status (an error answer is judged by the error budgets). A closed-model
+    generator that waits for a slow gateway sends less than it was asked to: that shortfall is
+    the gateway's, and it shows here. None when the window is shorter than a second.
+    """
+    lo, hi = window
+    if hi - lo < 1.0:
+        return None
+    offered, start = 0.0, 0.0
+    for duration, rate in stages:
+        overlap = min(hi, start + duration) - max(lo, start)
+        offered += rate * max(0.0, overlap)
+        start += duration
+    sent = requests["start"] + requests["lag_ms"].fillna(0.0) / 1000 - load_started_at
+    answered = (sent >= lo) & (sent < hi) & (requests["status"] > 0)
+    span = hi - lo
+    return offered / span, float(answered.sum()) / span

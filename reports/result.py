@@ -8,6 +8,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 SCHEMA_VERSION = 1
+MIB = 1024 * 1024
 ModelT = TypeVar("ModelT", bound=BaseModel)
 RESULT_FILE = "result.json"
 
@@ -184,6 +185,48 @@ class ResourcePoint(_Model):
     tcp_outbound: int | None = None
 
 
+class ReadinessRecord(_Model):
+    """The gateway's readiness path, probed once a second through the run, as a kubelet would."""
+
+    path: str
+    timeout_s: float
+    probes: int
+    """Probes that count: those sent during a deliberate drain (after SIGTERM) are left out."""
+    failures: int
+    """Probes that did not answer 200 within the timeout."""
+    excluded: int = 0
+    latency_p50_ms: float | None = None
+    latency_max_ms: float | None = None
+    first_failure: str | None = None
+    """When and how the first failing probe failed (e.g. "timeout after 1 s at 12.0 s")."""
+
+
+class TokenHit(_Model):
+    """A response that carried the provider token: where, never the token itself."""
+
+    route: str
+    status: int
+    where: str
+
+
+class FailedAnswer(_Model):
+    """One of the first failed requests: status and the start of its body, secrets scrubbed."""
+
+    route: str
+    status: int
+    error: str
+    body: str
+
+
+class ResponseScan(_Model):
+    """What the generators saw in answers: the provider token, and the first failures."""
+
+    scanned_non_2xx: int
+    scanned_2xx: int
+    token_hits: list[TokenHit] = []
+    first_failures: list[FailedAnswer] = []
+
+
 class BudgetVerdict(_Model):
     name: str
     limit: float
@@ -209,6 +252,10 @@ class RunResult(_Model):
     target_rps: float | None
     throughput_rps: float
     latency: LatencyStats
+    """From each request's intended send time when the load kept a schedule (corrected for
+    coordinated omission): what budgets judge."""
+    service_latency: LatencyStats | None = None
+    """From each request's actual send time (what a closed loop alone reports), for comparison."""
     errors: ErrorStats
     memory: MemoryStats | None
     cpu: CpuStats | None
@@ -224,6 +271,8 @@ class RunResult(_Model):
     gateway_metrics: GatewayMetrics | None = None
     upstream_calls: dict[str, int] | None = None
     """The mock provider's counters over the load (None when the provider is not loadgate's)."""
+    readiness: ReadinessRecord | None = None
+    responses: ResponseScan | None = None
     findings: Findings = Findings()
     budgets: list[BudgetVerdict]
     verdict: Verdict

@@ -170,15 +170,19 @@ def _scenarios() -> list[Scenario]:
         Scenario(
             "slow-upstream",
             "The provider takes 2 s and stalls 10 % of its headers for 5 s, at 25 req/s (~60 "
-            "upstream requests open): the gateway must hold them without errors or growth.",
+            "upstream requests open): the gateway must hold them without errors or growth, "
+            "and stay ready.",
             _open((30, 25)),
             duration_s=30,
-            mock_environment={
-                "MOCK_LATENCY": "fixed",
-                "MOCK_LATENCY_MS": "2000",
-                "MOCK_SEED": "31",
-            },
-            actions=(Action(0, "mock_config", {"faults": {"slow_headers_rate": 0.1}}),),
+            # The provider is fast while the stack starts and slows once the load begins, so a
+            # readiness path that waits on the provider fails under load (a finding), not at
+            # start-up (which would look like a broken environment).
+            mock_environment={"MOCK_LATENCY": "fixed", "MOCK_LATENCY_MS": "20", "MOCK_SEED": "31"},
+            actions=(
+                Action(
+                    0, "mock_config", {"latency_ms": 2000, "faults": {"slow_headers_rate": 0.1}}
+                ),
+            ),
         ),
         Scenario(
             "failing-upstream",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.budgets import Budgets
+from harness.judge import Budgets
 from harness.knee import KneeWatch
 from harness.runner import SampleTail
 from scenarios.arrivals import Stage

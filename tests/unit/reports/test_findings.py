@@ -1,4 +1,5 @@
-"""Scenario figures from raw rows: steps, knee, growth slopes, streams, shutdown accounting."""
+"""Scenario figures from raw rows: steps, growth slopes, streams, shutdown accounting, served
+rates."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import pandas as pd
 import pytest
 
 from reports import findings
-from reports.result import StepStats
 
 T0 = 1000.0
 
@@ -43,35 +43,6 @@ def test_stage_steps_count_requests_by_intended_start() -> None:
     assert [s.requests for s in steps] == [10, 40]
     assert [s.throughput_rps for s in steps] == [10, 40]
     assert steps[1].name == "step 2: 40 req/s" and steps[1].lag_p99_ms == 0.5
-
-
-def step(name: str, target: float, p95: float, requests: int = 100) -> StepStats:
-    return StepStats(
-        name=name,
-        start_s=0,
-        end_s=1,
-        target_rps=target,
-        requests=requests,
-        throughput_rps=target,
-        error_rate=0,
-        p50_ms=p95 / 2,
-        p95_ms=p95,
-        p99_ms=p95,
-    )
-
-
-def test_the_knee_is_the_last_step_before_the_first_breach() -> None:
-    """Steps judged against p95 250 ms: the knee is 200 req/s; unreached steps are n/a."""
-    steps = [step("a", 100, 90), step("b", 200, 120), step("c", 400, 900), step("d", 800, 0, 0)]
-    judged = findings.judge_steps(steps, {"latency_p95_ms": 250})
-    assert [s.passed for s in judged] == [True, True, False, None]
-    assert findings.knee(judged) == 200
-
-
-def test_no_knee_when_the_first_step_breaks() -> None:
-    """A ramp whose first step is already over budget has no knee."""
-    judged = findings.judge_steps([step("a", 100, 900)], {"latency_p95_ms": 250})
-    assert findings.knee(judged) is None
 
 
 def resources(memory: list[float], t: list[float]) -> pd.DataFrame:
@@ -127,3 +98,22 @@ def test_unexpected_statuses_and_rejected_latency() -> None:
     frame = rows([T0 + i for i in range(5)], [5.0, 6.0, 7.0, 300.0, 1.0], [200, 503, 503, 500, 0])
     assert findings.unexpected_statuses(frame, {200, 429, 502, 503, 504}) == 2
     assert findings.rejected_p99(frame) == 7.0
+
+
+def test_served_rates_count_answers_sent_in_the_window_against_the_schedule() -> None:
+    """20 answered sends a second against 60 offered: a third of the load was served."""
+    frame = rows([T0 + i / 20 for i in range(200)])
+    offered, achieved = findings.served_rates(frame, [(10, 60)], (1, 9), T0) or (0, 0)
+    assert offered == 60 and achieved == 20
+
+
+def test_served_rates_leave_out_requests_that_got_no_answer() -> None:
+    """A request without any answer (status 0) was not served; an error answer was."""
+    frame = rows([T0 + i / 10 for i in range(100)], status=[0, 502] * 50)
+    _, achieved = findings.served_rates(frame, [(10, 10)], (0, 10), T0) or (0, 0)
+    assert achieved == 5
+
+
+def test_served_rates_of_a_window_under_a_second_are_unknown() -> None:
+    """Too short a window says nothing."""
+    assert findings.served_rates(rows([T0]), [(1, 10)], (0.5, 1.0), T0) is None

@@ -1,0 +1,248 @@
+"""The one judge: budgets files, their verdicts, the always-on checks, steps, and re-judging."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.errors import BudgetsError
+from harness.judge import (
+    ALWAYS_ON,
+    Budgets,
+    judge,
+    judge_steps,
+    knee,
+    load_budgets,
+    overall,
+)
+from reports.result import (
+    Findings,
+    ReadinessRecord,
+    ResponseScan,
+    RunResult,
+    StepStats,
+    TokenHit,
+)
+from tests.unit.reports.fixtures import sample_result
+
+BUDGETS_DIR = Path(__file__).resolve().parents[3] / "budgets"
+
+
+def result_with(**changes: Any) -> RunResult:
+    """The sample result (smoke, p95 110 ms, 0.5 % errors, memory p95 60 MiB), unjudged."""
+    return sample_result().model_copy(update={"budgets": [], "verdict": "no-budgets", **changes})
+
+
+def verdicts(result: RunResult) -> dict[str, bool | None]:
+    return {v.name: v.passed for v in result.budgets}
+
+
+def test_the_project_budgets_files_load() -> None:
+    """budgets/default.yml and every budgets/<scenario>.yml are valid and name a scenario."""
+    from scenarios.catalog import SCENARIOS
+
+    for path in BUDGETS_DIR.glob("*.yml"):
+        load_budgets(path)
+        assert path.stem == "default" or path.stem in SCENARIOS, path.name
+    assert (BUDGETS_DIR / "smoke.yml").is_file() and (BUDGETS_DIR / "steady.yml").is_file()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param(b"latency_p95: 200\n", "unknown budget 'latency_p95'", id="unknown-key"),
+        pytest.param(b"latency_p95_ms: -5\n", "latency_p95_ms", id="negative"),
+        pytest.param(b"error_rate: 3\n", "error_rate", id="rate-above-1"),
+        pytest.param(b"latency_p95_ms: fast\n", "latency_p95_ms", id="not-a-number"),
+        pytest.param(b"latency_p95_ms: .inf\n", "latency_p95_ms", id="infinite"),
+        pytest.param(b"memory_max_mb: .nan\n", "memory_max_mb", id="not-a-number-nan"),
+        pytest.param(b"", "must be a mapping", id="empty"),
+        pytest.param(b"- 1\n- 2\n", "must be a mapping", id="list"),
+        pytest.param(b"a: [\n", "not valid YAML (line", id="broken-yaml"),
+        pytest.param(b"latency_p95_ms: 2\xff\n", "not UTF-8", id="not-utf8"),
+        pytest.param(b"a: &a [*a]\n", "budgets file", id="recursive-alias"),
+    ],
+)
+def test_bad_budget_files_are_one_clear_error(tmp_path: Path, content: bytes, message: str) -> None:
+    """Each problem is named in one message, never a traceback."""
+    path = tmp_path / "budgets.yml"
+    path.write_bytes(content)
+    with pytest.raises(BudgetsError) as caught:
+        load_budgets(path)
+    assert message in str(caught.value)
+
+
+def test_a_missing_budgets_file_is_a_usage_error(tmp_path: Path) -> None:
+    """A path that does not exist is named."""
+    with pytest.raises(BudgetsError, match="cannot read budgets file"):
+        load_budgets(tmp_path / "missing.yml")
+
+
+def test_a_breached_latency_budget_fails_the_run() -> None:
+    """Observed p95 above the limit is a failing verdict; the error budget still passes."""
+    judged = judge(result_with(), Budgets(latency_p95_ms=80, error_rate=0.01))
+    assert judged.verdict == "fail"
+    assert verdicts(judged)["latency_p95_ms"] is False
+    assert verdicts(judged)["error_rate"] is True
+
+
+def test_limits_are_inclusive() -> None:
+    """A value exactly at its budget passes."""
+    assert judge(result_with(), Budgets(latency_p95_ms=110, memory_p95_mb=60)).verdict == "pass"
+
+
+def test_an_error_rate_above_its_budget_never_passes() -> None:
+    """Every request failed: whatever else the file says, the run fails."""
+    errors = sample_result().errors.model_copy(update={"total": 600, "rate": 1.0})
+    judged = judge(result_with(errors=errors), Budgets(latency_p95_ms=250, error_rate=0.01))
+    assert judged.verdict == "fail"
+
+
+def test_unmeasured_budgets_are_unavailable_and_cannot_pass_a_run_alone() -> None:
+    """Memory of a URL target is n/a; a run in which nothing of the file was measured fails."""
+    judged = judge(result_with(memory=None, container=None), Budgets(memory_p95_mb=100))
+    assert verdicts(judged)["memory_p95_mb"] is None
+    assert judged.verdict == "fail"
+
+
+def test_figure_budgets_judge_the_scenarios_figures() -> None:
+    """A figure budget compares the scenario's figure; one the run lacks is n/a."""
+    findings = Findings(figures={"dropped": 3.0, "knee_rps": 800.0})
+    budgets = Budgets(dropped_max=0, upstream_saved_min=0.9, memory_failing_mb_per_1k=3)
+    judged = verdicts(judge(result_with(findings=findings), budgets))
+    assert judged["dropped_max"] is False
+    assert judged["upstream_saved_min"] is None and judged["memory_failing_mb_per_1k"] is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "check"),
+    [
+        pytest.param(
+            {"findings": Findings(figures={"throughput_ratio": 0.34})},
+            "throughput_ratio",
+            id="a-third-of-the-load-served",
+        ),
+        pytest.param(
+            {
+                "readiness": ReadinessRecord(
+                    path="/ready", timeout_s=1, probes=30, failures=4, first_failure="timeout"
+                )
+            },
+            "ready_probe_failures",
+            id="readiness-failed-under-load",
+        ),
+        pytest.param(
+            {
+                "responses": ResponseScan(
+                    scanned_non_2xx=10,
+                    scanned_2xx=5,
+                    token_hits=[TokenHit(route="/v1/infer", status=502, where="body")],
+                )
+            },
+            "provider_token_in_responses",
+            id="token-in-an-answer",
+        ),
+        pytest.param(
+            {"findings": Findings(figures={"all_failing": 1.0}, notes=["every request ..."])},
+            "requests_all_failing",
+            id="every-first-request-failed",
+        ),
+    ],
+)
+def test_always_on_checks_fail_a_run_whose_budgets_passed(
+    changes: dict[str, Any], check: str
+) -> None:
+    """Each always-on check fails the run by itself, with a budgets file that passes."""
+    judged = judge(result_with(**changes), Budgets(latency_p95_ms=250))
+    assert verdicts(judged)["latency_p95_ms"] is True
+    assert verdicts(judged)[check] is False
+    assert judged.verdict == "fail"
+    assert check in ALWAYS_ON
+
+
+def test_the_throughput_ratio_can_be_set_by_the_budgets_file() -> None:
+    """throughput_min_ratio lowers the bar for a run that serves 90 % of its load."""
+    result = result_with(findings=Findings(figures={"throughput_ratio": 0.9}))
+    assert judge(result, Budgets(latency_p95_ms=250)).verdict == "fail"
+    assert judge(result, Budgets(latency_p95_ms=250, throughput_min_ratio=0.85)).verdict == "pass"
+
+
+def test_without_budgets_only_integrity_checks_apply() -> None:
+    """--no-budgets: slow and short of throughput is "no-budgets"; a leaked token still fails."""
+    slow = result_with(findings=Findings(figures={"throughput_ratio": 0.3}))
+    judged = judge(slow, None)
+    assert judged.verdict == "no-budgets"
+    assert "throughput_ratio" not in verdicts(judged)
+    leaked = result_with(
+        container=sample_result().container.model_copy(  # type: ignore[union-attr]
+            update={"token_in_logs": True}
+        )
+    )
+    assert judge(leaked, None).verdict == "fail"
+
+
+def test_judging_needs_only_the_result_and_is_repeatable(tmp_path: Path) -> None:
+    """A judged result saved and judged again by the same budgets gives the same verdicts."""
+    budgets = Budgets(latency_p95_ms=250, error_rate=0.01)
+    first = judge(result_with(), budgets)
+    first.save(tmp_path)
+    again = judge(RunResult.model_validate_json((tmp_path / "result.json").read_text()), budgets)
+    assert again.budgets == first.budgets and again.verdict == first.verdict
+
+
+def test_goodput_against_another_slo_is_unavailable_not_guessed() -> None:
+    """Goodput measured against a 500 ms TTFT cannot be judged against a 1 s one."""
+    figures = {"goodput": 0.97, "goodput_slo_ttft_ms": 500.0, "goodput_slo_latency_ms": 2000.0}
+    result = result_with(findings=Findings(figures=figures))
+    same = judge(result, Budgets(goodput_min=0.95))
+    other = judge(result, Budgets(goodput_min=0.95, goodput_ttft_ms=1000))
+    assert verdicts(same)["goodput_min"] is True
+    assert verdicts(other)["goodput_min"] is None
+    assert other.findings.figures["goodput"] == 0.97  # the measurement is kept
+
+
+def step(name: str, target: float, p95: float, requests: int = 100) -> StepStats:
+    return StepStats(
+        name=name,
+        start_s=0,
+        end_s=1,
+        target_rps=target,
+        requests=requests,
+        throughput_rps=target,
+        error_rate=0,
+        p50_ms=p95 / 2,
+        p95_ms=p95,
+        p99_ms=p95,
+    )
+
+
+def test_the_knee_is_the_last_step_before_the_first_breach() -> None:
+    """Steps judged against p95 250 ms: the knee is 200 req/s; unreached steps are n/a."""
+    steps = [step("a", 100, 90), step("b", 200, 120), step("c", 400, 900), step("d", 800, 0, 0)]
+    judged = judge_steps(steps, {"latency_p95_ms": 250})
+    assert [s.passed for s in judged] == [True, True, False, None]
+    assert knee(judged) == 200
+
+
+def test_no_knee_when_the_first_step_breaks() -> None:
+    """A ramp whose first step is already over budget has no knee."""
+    assert knee(judge_steps([step("a", 100, 900)], {"latency_p95_ms": 250})) is None
+
+
+def test_a_ramp_is_judged_by_its_steps_and_knee_not_the_whole_run() -> None:
+    """Latency budgets judge each step; the knee is found from the result alone."""
+    steps = [step("a", 100, 90), step("b", 200, 120), step("c", 400, 900)]
+    ramp = result_with(scenario="ramp", findings=Findings(steps=steps))
+    judged = judge(ramp, Budgets(latency_p95_ms=250, knee_min_rps=150))
+    assert "latency_p95_ms" not in verdicts(judged)
+    assert verdicts(judged)["knee_min_rps"] is True
+    assert judged.findings.figures["knee_rps"] == 200
+    stricter = judge(judged, Budgets(latency_p95_ms=100, knee_min_rps=150))
+    assert stricter.findings.figures["knee_rps"] == 100 and stricter.verdict == "fail"
+
+
+def test_overall_needs_one_measured_pass() -> None:
+    """No budgets at all is not a pass."""
+    assert overall([]) is False

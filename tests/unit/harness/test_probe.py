@@ -1,0 +1,82 @@
+"""The readiness probe: once a second, 1 s timeout, a new connection each time, against a real
+HTTP server on loopback."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from harness.probe import Probe, ReadinessProbe, readiness_record
+
+
+class _Ready(BaseHTTPRequestHandler):
+    delay_s = 0.0
+    status = 200
+
+    def do_GET(self) -> None:
+        time.sleep(type(self).delay_s)
+        self.send_response(type(self).status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, type[_Ready]]]:
+    handler = type("Handler", (_Ready,), {})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/ready", handler
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_a_ready_gateway_passes_every_probe(server: tuple[str, type[_Ready]]) -> None:
+    """Three probes at a tenth of a second apart all answer 200."""
+    url, _ = server
+    probe = ReadinessProbe(url, interval_s=0.1)
+    probe.start()
+    time.sleep(0.35)
+    probes = probe.stop()
+    assert len(probes) >= 3 and all(p.ok for p in probes)
+
+
+def test_a_readiness_path_slower_than_the_timeout_fails(server: tuple[str, type[_Ready]]) -> None:
+    """A /ready that takes 0.5 s against a 0.2 s timeout is a timeout, as for a kubelet."""
+    url, handler = server
+    handler.delay_s = 0.5
+    probe = ReadinessProbe(url, interval_s=0.1, timeout_s=0.2)
+    probe.start()
+    time.sleep(0.3)
+    probes = probe.stop()
+    assert probes and probes[0].outcome == "timeout" and not probes[0].ok
+
+
+def test_a_refused_connection_is_a_failure() -> None:
+    """Nothing listening: the probe records the connection error."""
+    probe = ReadinessProbe("http://127.0.0.1:9/ready", interval_s=0.1)
+    probe.start()
+    time.sleep(0.15)
+    probes = probe.stop()
+    assert probes and probes[0].outcome == "ConnectError"
+
+
+def test_the_record_leaves_out_probes_of_a_deliberate_drain() -> None:
+    """Probes from SIGTERM on are excluded; the first failure says when and how."""
+    probes = [
+        Probe(100.0, 2.0, "200"),
+        Probe(101.0, 1000.0, "timeout"),
+        Probe(102.0, 3.0, "200"),
+        Probe(103.0, 1.0, "503"),
+    ]
+    record = readiness_record("/ready", probes, load_started_at=99.0, drain_from=103.0)
+    assert (record.probes, record.failures, record.excluded) == (3, 1, 1)
+    assert record.first_failure == "timeout after 1 s at 2.0 s into the load"
+    assert record.latency_max_ms == 1000.0

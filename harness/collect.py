@@ -134,6 +134,8 @@ def build_result(record: RunRecord, judging: Budgets | None) -> RunResult:
             upstream_calls=record.upstream_calls,
             image_size_bytes=record.images.gateway.size_bytes if record.images else None,
             failed_fast=record.failed_fast,
+            readiness=record.readiness,
+            container_launched=record.container is not None,
         )
     )
     generator = generator_record(record.generator, requests)

@@ -16,6 +16,7 @@ from reports.aggregate import percentile
 from reports.result import (
     Findings,
     GatewayMetrics,
+    ReadinessRecord,
     RunEvent,
     ShutdownRecord,
     StepStats,
@@ -25,6 +26,7 @@ from scenarios.catalog import ClosedLoad, OpenLoad, Scenario
 MB = 1000 * 1000
 MIB = 1024 * 1024
 MIN_PHASE_S = 1.0
+CLOSED_END_MARGIN_S = 1.0
 """Shorter phases (an action at the very start) hold too few requests to say anything."""
 MAPPED_STATUSES = {200, 429, 502, 503, 504}
 """What a gateway may answer while its provider fails: success or a mapped error."""
@@ -45,6 +47,9 @@ class FindingInputs:
     image_size_bytes: int | None = None
     failed_fast: str | None = None
     """Why the load was stopped at once (its first requests all failed the same way)."""
+    readiness: ReadinessRecord | None = None
+    container_launched: bool = False
+    """The gateway is a container loadgate started (its provider is loadgate's mock)."""
 
 
 def _metric_delta(metrics: GatewayMetrics | None, name: str) -> float | None:
@@ -92,6 +97,7 @@ def compute(inputs: FindingInputs) -> Findings:
     figures["goodput"] = f.goodput(requests, ttft_ms, latency_ms)
     figures["goodput_slo_ttft_ms"], figures["goodput_slo_latency_ms"] = ttft_ms, latency_ms
     _throughput(inputs, figures, notes)
+    _readiness(inputs, notes)
     if inputs.resources is not None and inputs.shutdown is None:
         for column, name, scale in (
             ("memory_bytes", "memory_growth_mb_per_10k", MIB),
@@ -125,9 +131,10 @@ def _load_window(inputs: FindingInputs) -> tuple[float, float]:
     load = inputs.scenario.load
     lo, hi = 0.0, inputs.scenario.duration_s
     if isinstance(load, ClosedLoad) and load.rps_per_user > 0:
+        # Locust counts its run time from before its first request: leave it a second.
         interval = 1 / load.rps_per_user
         lo = load.users / load.spawn_rate + interval
-        hi -= interval
+        hi -= interval + CLOSED_END_MARGIN_S
     stops = [e.t for e in inputs.events if e.name == "load stopped early"]
     if inputs.shutdown is not None:
         stops.append(inputs.shutdown.sigterm_at)
@@ -155,6 +162,25 @@ def _throughput(inputs: FindingInputs, figures: Figures, notes: list[str]) -> No
         notes.append(
             f"the gateway served {achieved:.1f} of the {offered:.1f} req/s offered "
             f"({achieved / offered:.0%})"
+        )
+
+
+def _readiness(inputs: FindingInputs, notes: list[str]) -> None:
+    readiness = inputs.readiness
+    if readiness is None or not readiness.failures:
+        return
+    notes.append(
+        f"the readiness path {readiness.path} failed {readiness.failures} of "
+        f"{readiness.probes} probes (first: {readiness.first_failure}): an orchestrator would "
+        "have taken the gateway out of service under load"
+    )
+    slowed = any(
+        a.kind == "mock_config" and "latency_ms" in a.config for a in inputs.scenario.actions
+    )
+    if slowed and inputs.container_launched:
+        notes.append(
+            f"only the provider was slow when {readiness.path} failed: the readiness path waits "
+            "on the provider; it should answer from the gateway's own state"
         )
 
 

@@ -120,3 +120,32 @@ def test_report_shows_what_the_scenario_found() -> None:
     assert "open model" in html and "Schedule lag" in html
     assert "19.0 ms (503)" in html and "exit code 0" in html
     assert html.count("<svg") == 5
+
+
+def test_report_shows_both_latencies_the_readiness_probes_and_token_hits() -> None:
+    """Corrected and service latency side by side; probe failures; where the token leaked."""
+    from reports.result import LatencyStats, ReadinessRecord, ResponseScan, TokenHit
+
+    result = sample_result(verdict="fail").model_copy(
+        update={
+            "service_latency": LatencyStats(
+                count=600, mean_ms=40, p50_ms=41, p90_ms=70, p95_ms=77.5, p99_ms=99, max_ms=120
+            ),
+            "readiness": ReadinessRecord(
+                path="/ready",
+                timeout_s=1,
+                probes=30,
+                failures=4,
+                first_failure="timeout after 1 s at 3.0 s into the load",
+            ),
+            "responses": ResponseScan(
+                scanned_non_2xx=12,
+                scanned_2xx=6,
+                token_hits=[TokenHit(route="/v1/infer", status=502, where="body")],
+            ),
+        }
+    )
+    html = render_report(result)
+    assert "Service time" in html and "77.5 ms" in html and "110.0 ms" in html
+    assert "4 of 30 failed" in html and "timeout after 1 s at 3.0 s" in html
+    assert "found in 1" in html and "/v1/infer 502 body" in html

@@ -313,11 +313,10 @@ def run(settings: RunSettings, display: ProgressDisplay) -> RunOutcome:
     token = "lg-test-" + secrets.token_hex(16)
     gateway_spec, redis_spec = _services(compose, token)
     gateway_spec = _scenario_gateway(settings, gateway_under_test(settings, gateway_spec))
-    run_id, run_dir = _new_run_dir(settings)
-    display.say(f"run {run_id}: scenario {scenario.name}, results in {run_dir}")
-
-    engine = DockerEngine.connect()
+    engine = DockerEngine.connect()  # before the run directory: no empty one when it fails
     try:
+        run_id, run_dir = _new_run_dir(settings)
+        display.say(f"run {run_id}: scenario {scenario.name}, results in {run_dir}")
         display.phase("images")
         builder = ImageBuilder(engine, settings.project_root, settings.base_image, display.say)
         images = builder.build_all(gateway_spec, redis_spec)

@@ -1,0 +1,66 @@
+"""The command's verdicts: every run judged by default, --no-budgets said on the verdict line,
+no run directory when no engine answers."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import pytest
+
+from harness.cli import PROJECT_ROOT, build_parser, main
+from harness.cli import _run_settings as run_settings
+from scenarios.catalog import SCENARIOS
+from tests.unit.reports.fixtures import sample_result
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_every_scenario_is_judged_by_a_budgets_file_by_default(name: str) -> None:
+    """Its own budgets/<name>.yml, else budgets/default.yml: never None without --no-budgets."""
+    settings = run_settings(build_parser().parse_args(["run", "--scenario", name]))
+    assert settings.budgets_file is not None and settings.budgets_file.is_file()
+    own = PROJECT_ROOT / "budgets" / f"{name}.yml"
+    assert settings.budgets_file == (own if own.is_file() else PROJECT_ROOT / "budgets/default.yml")
+
+
+def test_no_budgets_is_explicit_and_exclusive_with_budgets(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--no-budgets leaves the run unjudged; with --budgets it is a usage error."""
+    settings = run_settings(build_parser().parse_args(["run", "--no-budgets"]))
+    assert settings.budgets_file is None
+    code, _, err = run_cli(["run", "--no-budgets", "--budgets", "budgets/default.yml"], capsys)
+    assert code == 2 and "--no-budgets" in err and "Traceback" not in err
+
+
+def test_an_unjudged_run_says_so_on_its_verdict_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stored --no-budgets result re-rendered: the verdict line says it was not judged."""
+    sample_result(verdict="no-budgets").model_copy(update={"budgets": []}).save(tmp_path)
+    code, out, _ = run_cli(["report", str(tmp_path)], capsys)
+    assert code == 0
+    assert "verdict: NOT JUDGED (--no-budgets" in out
+
+
+# docker-py leaves the socket of a failed version probe open for the garbage collector.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_no_run_directory_is_left_when_no_engine_answers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exit 3, one line, and the output folder holds no empty run directory."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    output = tmp_path / "runs"
+    code, _, err = run_cli(["run", "--output-dir", str(output), "-q"], capsys)
+    assert code == 3 and "no Docker engine answers" in err and "Traceback" not in err
+    assert not output.exists() or not any(output.iterdir())
+    gc.collect()  # the leaked socket is reported here, under this test's filter

@@ -1,6 +1,6 @@
-"""Deliberately flawed gateways (tests/fixtures/gateways/flawed): for each pitfall, the matching
-scenario fails its budget, while the reference gateway passes the same scenario (see
-test_scenarios.py and test_run.py for the reference runs)."""
+"""Deliberately flawed gateways (tests/fixtures/gateways/flawed): for each pitfall, the scenario a
+user would pick fails it, with no --budgets flag, while the reference gateway passes the same
+command."""
 
 from __future__ import annotations
 
@@ -56,9 +56,15 @@ def failed_budgets(result: dict[str, Any]) -> set[str]:
     [
         pytest.param(
             "blocking",
-            ("--scenario", "steady", "--duration", "8", "--budgets", "budgets/default.yml"),
-            "latency_p95_ms",
+            ("--scenario", "steady", "--duration", "12"),
+            "throughput_ratio",
             id="blocking-call-in-async-route",
+        ),
+        pytest.param(
+            "client_per_request",
+            ("--scenario", "steady", "--duration", "12"),
+            "throughput_ratio",
+            id="httpx-client-per-request",
         ),
         pytest.param(
             "no_drain",
@@ -74,13 +80,25 @@ def failed_budgets(result: dict[str, Any]) -> set[str]:
         ),
         pytest.param(
             "log_authorization",
-            ("--scenario", "smoke", "--duration", "5", "--budgets", "budgets/default.yml"),
+            ("--scenario", "smoke", "--duration", "5"),
             "provider_token_in_logs",
             id="logging-the-authorization-header",
         ),
+        pytest.param(
+            "retain_failed",
+            ("--scenario", "failing-upstream"),
+            "memory_failing_mb_per_1k",
+            id="failed-requests-retained",
+        ),
+        pytest.param(
+            "ready_calls_provider",
+            ("--scenario", "slow-upstream", "--duration", "12"),
+            "ready_probe_failures",
+            id="ready-calls-the-provider",
+        ),
     ],
 )
-def test_each_flaw_fails_the_budget_of_its_scenario(
+def test_each_flaw_is_caught_by_the_scenario_a_user_would_pick(
     engine: DockerEngine,
     images: StackImages,
     tmp_path: Path,
@@ -88,29 +106,50 @@ def test_each_flaw_fails_the_budget_of_its_scenario(
     options: tuple[str, ...],
     caught_by: str,
 ) -> None:
-    """The flawed gateway runs and answers, and the scenario's budget for its pitfall fails."""
+    """No --budgets flag: the scenario's own budgets and the always-on checks catch the flaw."""
     code, out, result = run_flawed(tmp_path, flaw, *options)
     assert code == 1, out
     assert result["latency"]["count"] > 0
     assert caught_by in failed_budgets(result), out
     assert result["images"]["gateway"]["name"].startswith("loadgate/gateway-under-test:")
+    assert result["limits"]["cpus"] == 1.0  # the compose file's limits, applied to it
     assert leftovers(engine) == []
 
 
-def test_a_gateway_that_is_not_ours_is_launched_with_the_compose_limits_and_judged(
+def test_a_readiness_path_that_calls_the_provider_is_named_as_the_cause(
     engine: DockerEngine, images: StackImages, tmp_path: Path
 ) -> None:
-    """--gateway-build launches another gateway in the reference's place; the naive one (a client
-    per request) breaches the latency budget at a load the reference gateway meets."""
+    """slow-upstream: the stack starts (the provider is fast then), then /ready times out once
+    the provider slows: exit 1 with the cause, not an environment failure (exit 3)."""
     code, out, result = run_flawed(
-        tmp_path,
-        "client_per_request",
-        *("--duration", "6", "--rate", "80", "--budgets", "budgets/default.yml"),
+        tmp_path, "ready_calls_provider", "--scenario", "slow-upstream", "--duration", "12"
     )
     assert code == 1, out
-    assert result["images"]["gateway"]["name"].startswith("loadgate/gateway-under-test:")
-    assert result["limits"]["cpus"] == 1.0  # the compose file's limits, applied to it
-    verdicts = {b["name"]: b["passed"] for b in result["budgets"]}
-    assert verdicts["latency_p95_ms"] is False
-    assert result["latency"]["count"] > 0
-    assert leftovers(engine) == []
+    assert result["readiness"]["failures"] > 0
+    assert "the readiness path waits on the provider" in out
+
+
+@pytest.mark.parametrize(
+    ("scenario", "options"),
+    [
+        pytest.param("smoke", ("--duration", "5"), id="smoke"),
+        pytest.param("steady", ("--duration", "12"), id="steady"),
+        pytest.param("failing-upstream", (), id="failing-upstream"),
+        pytest.param("slow-upstream", ("--duration", "12"), id="slow-upstream"),
+    ],
+)
+def test_the_reference_gateway_passes_the_scenarios_that_catch_the_flaws(
+    engine: DockerEngine,
+    images: StackImages,
+    tmp_path: Path,
+    scenario: str,
+    options: tuple[str, ...],
+) -> None:
+    """The same commands against the reference gateway pass: each check is a real signal."""
+    output = tmp_path / "runs"
+    done = loadgate("run", "--scenario", scenario, *options, "--output-dir", str(output), "-q")
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads((only_run_dir(output) / "result.json").read_text())
+    assert result["verdict"] == "pass"
+    assert result["readiness"]["failures"] == 0
+    assert result["findings"]["figures"]["throughput_ratio"] >= 0.95

@@ -160,3 +160,17 @@ def _private_bytes(pid: int) -> int:
         if line.startswith("RssAnon:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def test_an_image_exposing_several_ports_is_refused_before_anything_starts(
+    engine: DockerEngine, images: StackImages, tmp_path: Path
+) -> None:
+    """EXPOSE 8000 (inherited) and 8080, no --gateway-port: exit 2 naming both, nothing started."""
+    context = tmp_path / "gateway"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {images.gateway.name}\nEXPOSE 8080\n")
+    done = loadgate("run", "--gateway-build", str(context), "--output-dir", str(tmp_path / "runs"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "the image exposes several ports (8000, 8080)" in done.stderr
+    assert "--gateway-port" in done.stderr
+    assert leftovers(engine) == []

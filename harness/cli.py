@@ -26,6 +26,7 @@ from harness.judge import judge, load_budgets
 from harness.progress import ProgressDisplay
 from harness.settings import ExternalTarget, RunSettings
 from harness.units import UnitError, parse_duration
+from harness.wiring import parse_gateway_environment
 from reports.render import write_report
 from reports.result import MIB, ResultFileError, RunResult, load_result
 from reports.tune_render import write_tune_report
@@ -74,6 +75,7 @@ def _checked(
 _positive_float = _checked(float, lambda v: v > 0, "a number", "must be greater than 0")
 _non_negative_float = _checked(float, lambda v: v >= 0, "a number", "must not be negative")
 _positive_int = _checked(int, lambda v: v > 0, "a whole number", "must be greater than 0")
+_port = _checked(int, lambda v: 0 < v < 65536, "a port number", "is not a port (1-65535)")
 _duration = _checked(parse_duration, lambda v: v > 0, "a duration", "must be longer than 0")
 
 
@@ -186,6 +188,32 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
         help="build the gateway from DIR with its own Dockerfile, then launch it the same way",
     )
     add("--ready-path", default="/ready", metavar="PATH", help="the gateway's readiness probe")
+    add(
+        "--gateway-port",
+        type=_port,
+        metavar="PORT",
+        help="the port the gateway serves on in its container (default: the compose service's "
+        "published port, else the image's one EXPOSEd port, else 8000)",
+    )
+    add(
+        "--gateway-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a variable of the gateway (repeatable); VALUE may hold {upstream_url}, "
+        "{provider_token} and {redis_url}, e.g. LLM_API_BASE={upstream_url}",
+    )
+    add(
+        "--gateway-service",
+        metavar="NAME",
+        help="the compose service that is the gateway "
+        "(default: the one built from a Dockerfile or publishing a port)",
+    )
+    add(
+        "--redis-service",
+        metavar="NAME",
+        help="the compose service that is Redis (default: the one running a Redis image)",
+    )
 
 
 def _external_target(args: argparse.Namespace) -> ExternalTarget | None:
@@ -473,6 +501,10 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
         gateway_image=getattr(args, "gateway_image", None),
         gateway_build=getattr(args, "gateway_build", None),
         ready_path=getattr(args, "ready_path", "/ready"),
+        gateway_port=getattr(args, "gateway_port", None),
+        gateway_environment=parse_gateway_environment(getattr(args, "gateway_env", [])),
+        gateway_service=getattr(args, "gateway_service", None),
+        redis_service=getattr(args, "redis_service", None),
     )
 
 

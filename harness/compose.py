@@ -9,7 +9,7 @@ them through the Docker SDK. Variables are interpolated the way Compose does (`$
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,12 @@ _VARIABLE = re.compile(
     r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)"
     r"(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}|(?P<named>[A-Za-z_][A-Za-z0-9_]*))"
 )
+
+
+GATEWAY_SERVICE_NAME = "gateway"
+REDIS_SERVICE_NAME = "redis"
+REDIS_IMAGES = ("redis", "valkey", "keydb")
+"""Image names (last path component, tag dropped) that make a service the stack's Redis."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,50 @@ class ComposeFile:
     def service_names(self) -> list[str]:
         return list(self._document["services"])
 
+    def find_services(
+        self, gateway: str | None = None, redis: str | None = None
+    ) -> tuple[str, str]:
+        """(gateway, Redis) service names: the ones given, else those named `gateway` and
+        `redis`, else found: Redis runs a Redis image, the gateway is the one other service built
+        from a Dockerfile or publishing a port. Ambiguity is refused, the services listed."""
+        for given, flag in ((gateway, "--gateway-service"), (redis, "--redis-service")):
+            if given is not None and given not in self._document["services"]:
+                known = ", ".join(self.service_names)
+                raise ComposeError(f"{flag} {given}: no such service in {self.path} ({known})")
+        redis = redis or self._find(REDIS_SERVICE_NAME, "Redis", "--redis-service", _runs_redis)
+        gateway = gateway or self._find(
+            GATEWAY_SERVICE_NAME,
+            "the gateway",
+            "--gateway-service",
+            lambda raw: not _runs_redis(raw) and ("build" in raw or bool(raw.get("ports"))),
+            exclude=redis,
+        )
+        if gateway == redis:
+            raise ComposeError(f"{self.path}: the gateway and Redis cannot be one service")
+        return gateway, redis
+
+    def _find(
+        self,
+        conventional: str,
+        what: str,
+        flag: str,
+        looks_like: Callable[[dict[str, Any]], bool],
+        exclude: str | None = None,
+    ) -> str:
+        services = self._document["services"]
+        if conventional in services and conventional != exclude:
+            return conventional
+        found = [
+            name
+            for name, raw in services.items()
+            if name != exclude and isinstance(raw, dict) and looks_like(raw)
+        ]
+        if len(found) == 1:
+            return str(found[0])
+        listed = ", ".join(found or self.service_names)
+        which = "several services could be" if found else "no service looks like"
+        raise ComposeError(f"{self.path.name}: {which} {what} ({listed}): pass {flag} NAME")
+
     def service(self, name: str, variables: Mapping[str, str]) -> ServiceSpec:
         raw = self._document["services"].get(name)
         if raw is None:
@@ -129,10 +179,27 @@ class ComposeFile:
         )
 
 
-def _service_spec(name: str, raw: dict[str, Any], where: str, base_dir: Path) -> ServiceSpec:
+def _runs_redis(raw: dict[str, Any]) -> bool:
     image = raw.get("image")
-    if not isinstance(image, str) or not image:
-        raise ComposeError(f"{where}.image must be set to an image name")
+    if not isinstance(image, str):
+        return False
+    repository = image.split("@")[0].rsplit("/", 1)[-1].split(":")[0].lower()
+    return any(repository.startswith(name) for name in REDIS_IMAGES)
+
+
+def _image_name(name: str, raw: dict[str, Any], where: str) -> str:
+    """The service's `image`; a service with only `build` gets a name of loadgate's, as Compose
+    gives it one of its own."""
+    image = raw.get("image")
+    if isinstance(image, str) and image:
+        return image
+    if image is None and raw.get("build") is not None:
+        return f"loadgate/compose-{re.sub(r'[^a-z0-9._-]', '-', name.lower())}:latest"
+    raise ComposeError(f"{where}.image must be set to an image name")
+
+
+def _service_spec(name: str, raw: dict[str, Any], where: str, base_dir: Path) -> ServiceSpec:
+    image = _image_name(name, raw, where)
     return ServiceSpec(
         name=name,
         image=image,

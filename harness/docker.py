@@ -122,6 +122,13 @@ class RunningContainer:
             raise RuntimeError(f"{self.name}: port {container_port} is not published")
         return int(bindings[0]["HostPort"])
 
+    def healthcheck_test(self) -> list[str] | None:
+        """The healthcheck the container runs (the image's or the one it was created with)."""
+        self._container.reload()
+        check = self._container.attrs["Config"].get("Healthcheck") or {}
+        test = check.get("Test")
+        return [str(part) for part in test] if test and test != ["NONE"] else None
+
     def logs(self, tail: int = 60) -> str:
         try:
             raw: bytes = self._container.logs(tail=tail)
@@ -208,6 +215,13 @@ class DockerEngine:
         except docker.errors.ImageNotFound:
             return None
         return ImageInfo(name=name, id=str(image.id), size_bytes=int(image.attrs.get("Size", 0)))
+
+    def exposed_ports(self, name: str) -> list[int]:
+        """The TCP ports an image declares with `EXPOSE` (its `Config.ExposedPorts`)."""
+        image = self.client.images.get(name)
+        exposed = (image.attrs.get("Config") or {}).get("ExposedPorts") or {}
+        ports = [key.partition("/") for key in exposed]
+        return sorted(int(port) for port, _, protocol in ports if protocol in ("", "tcp"))
 
     def pull(self, name: str) -> str | None:
         """Pull an image; returns None on success, else the engine's reason."""

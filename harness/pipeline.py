@@ -34,9 +34,16 @@ from harness.stack import (
     GATEWAY_SERVICE,
     MOCK_PORT,
     MOCK_SERVICE,
+    REDIS_PORT,
     REDIS_SERVICE,
     GatewayStack,
     StackConfig,
+)
+from harness.wiring import (
+    DEFAULT_GATEWAY_PORT,
+    fill_placeholders,
+    healthcheck_problem,
+    rewrite_healthcheck_port,
 )
 from reports.junit import write_junit
 from reports.render import write_report
@@ -66,13 +73,33 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
-def _services(compose: ComposeFile, token: str) -> tuple[ServiceSpec, ServiceSpec]:
+def _services(
+    compose: ComposeFile, token: str, settings: RunSettings
+) -> tuple[ServiceSpec, ServiceSpec]:
+    """The gateway and Redis services of the compose file, found by `find_services`, with the
+    `--gateway-env` variables set (they also interpolate the compose file, so a `${NAME:?}` of the
+    user's own is satisfied by them)."""
+    gateway_name, redis_name = compose.find_services(
+        settings.gateway_service, settings.redis_service
+    )
+    upstream = f"http://{MOCK_SERVICE}:{MOCK_PORT}"
+    wired = fill_placeholders(
+        settings.gateway_environment,
+        {
+            "upstream_url": upstream,
+            "provider_token": token,
+            "redis_url": f"redis://{redis_name}:{REDIS_PORT}/0",
+        },
+    )
     variables = {
         **os.environ,
         "PROVIDER_AUTH_TOKEN": token,
-        "UPSTREAM_BASE_URL": f"http://{MOCK_SERVICE}:{MOCK_PORT}",
+        "UPSTREAM_BASE_URL": upstream,
+        **wired,
     }
-    return compose.service(GATEWAY_SERVICE, variables), compose.service(REDIS_SERVICE, variables)
+    gateway = compose.service(gateway_name, variables)
+    gateway = dataclasses.replace(gateway, environment={**gateway.environment, **wired})
+    return gateway, compose.service(redis_name, variables)
 
 
 def _container_outcome(
@@ -86,12 +113,17 @@ def _container_outcome(
         oom_killed=bool(state.get("OOMKilled", False)),
         exit_code=None if running else int(state.get("ExitCode", 0)),
         token_in_logs=any(token in container.all_logs() for container in containers),
+        healthcheck_problem=healthcheck_problem(gateway.healthcheck_test(), state.get("Health")),
     )
 
 
 def gateway_under_test(settings: RunSettings, spec: ServiceSpec) -> ServiceSpec:
     """The compose file's gateway service, or another gateway in its place (same limits, same
-    environment): an existing image, or a directory built with its own Dockerfile."""
+    environment): an existing image, or a directory built with its own Dockerfile. A gateway in
+    its place does not inherit the compose file's port: its image says where it listens, and the
+    healthcheck, written for the compose file's port, is set to follow the one chosen."""
+    if settings.gateway_image or settings.gateway_build:
+        spec = _port_left_to_image(spec)
     if settings.gateway_image:
         return dataclasses.replace(spec, image=settings.gateway_image, build=None)
     if settings.gateway_build:
@@ -106,11 +138,21 @@ def gateway_under_test(settings: RunSettings, spec: ServiceSpec) -> ServiceSpec:
     return spec
 
 
+def _port_left_to_image(spec: ServiceSpec) -> ServiceSpec:
+    """No published port, and a healthcheck written for the default port (which the stack moves
+    to the port it chooses)."""
+    check = spec.healthcheck
+    if check is not None:
+        test = rewrite_healthcheck_port(check.test, spec.container_ports, DEFAULT_GATEWAY_PORT)
+        check = dataclasses.replace(check, test=test)
+    return dataclasses.replace(spec, container_ports=[], healthcheck=check)
+
+
 def prepare(settings: RunSettings) -> tuple[ComposeFile, Budgets | None]:
     """Read and check every input before anything is started."""
     compose = ComposeFile.load(settings.compose_file)
     budgets = load_budgets(settings.budgets_file) if settings.budgets_file else None
-    gateway_under_test(settings, _services(compose, "validation")[0])
+    gateway_under_test(settings, _services(compose, "validation", settings)[0])
     return compose, budgets
 
 
@@ -311,7 +353,7 @@ def run(settings: RunSettings, display: ProgressDisplay) -> RunOutcome:
     compose, budgets = prepare(settings)
     scenario = settings.scenario
     token = "lg-test-" + secrets.token_hex(16)
-    gateway_spec, redis_spec = _services(compose, token)
+    gateway_spec, redis_spec = _services(compose, token, settings)
     gateway_spec = _scenario_gateway(settings, gateway_under_test(settings, gateway_spec))
     engine = DockerEngine.connect()  # before the run directory: no empty one when it fails
     try:
@@ -330,6 +372,7 @@ def run(settings: RunSettings, display: ProgressDisplay) -> RunOutcome:
             mock_environment=scenario.mock_environment,
             ready_timeout_s=settings.ready_timeout_s,
             ready_path=settings.ready_path,
+            gateway_port=settings.gateway_port,
         )
         try:
             record = _run_on_stack(settings, engine, config, (token, budgets), run_dir, display)

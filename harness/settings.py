@@ -51,3 +51,11 @@ class RunSettings:
     ready_path: str = "/ready"
     processes: int = 1
     """Load generator processes."""
+    gateway_port: int | None = None
+    """The port the gateway serves on in its container (default: compose file, image, 8000)."""
+    gateway_environment: dict[str, str] = field(default_factory=dict)
+    """--gateway-env: variables for the gateway, values may hold `harness.wiring.PLACEHOLDERS`."""
+    gateway_service: str | None = None
+    """The compose service that is the gateway (default: found, see `ComposeFile.find_services`)."""
+    redis_service: str | None = None
+    """The compose service that is Redis (default: found)."""

@@ -2,12 +2,17 @@
 
 The services come from the compose file (limits, healthcheck, stop grace period, restart policy
 and environment applied through the SDK); the mock upstream is loadgate's own. Ports are published
-on 127.0.0.1 only. Used as a context manager: start-up failures, errors and interrupts all end in
-`teardown()`, which removes every container and the network of the run.
+on 127.0.0.1 only. The gateway's port is chosen before anything starts (`harness.wiring`), and a
+gateway that listens elsewhere is caught within seconds from its listening sockets, read from the
+host's /proc like the sampler's connections (no `docker exec`): waiting out the ready timeout
+would cost a minute and say only "no answer". Used as a context manager: start-up failures,
+errors and interrupts all end in `teardown()`, which removes every container and the network of
+the run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import signal
@@ -15,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 
 import httpx
@@ -31,6 +37,7 @@ from harness.docker import (
 )
 from harness.errors import StackNotReadyError
 from harness.images import StackImages
+from harness.wiring import DEFAULT_GATEWAY_PORT, choose_gateway_port, rewrite_healthcheck_port
 
 log = logging.getLogger("loadgate.stack")
 
@@ -38,7 +45,11 @@ GATEWAY_SERVICE = "gateway"
 REDIS_SERVICE = "redis"
 MOCK_SERVICE = "mock-upstream"
 MOCK_PORT = 8080
-GATEWAY_PORT = 8000
+REDIS_PORT = 6379
+GATEWAY_PORT = DEFAULT_GATEWAY_PORT
+TCP_LISTEN = "0A"
+LISTEN_GRACE_S = 3.0
+"""How long a gateway may listen elsewhere than on its probed port before the run gives up."""
 
 
 @dataclass
@@ -50,6 +61,8 @@ class StackConfig:
     mock_environment: dict[str, str] = field(default_factory=dict)
     ready_timeout_s: float = 60.0
     ready_path: str = "/ready"
+    gateway_port: int | None = None
+    """--gateway-port; None: the compose service's port, else the image's, else 8000."""
 
 
 def _healthcheck(check: Healthcheck | None) -> dict[str, object] | None:
@@ -62,6 +75,68 @@ def _healthcheck(check: Healthcheck | None) -> dict[str, object] | None:
         "retries": check.retries,
         "start_period": int(check.start_period_s * NANO),
     }
+
+
+def _is_loopback(address: str) -> bool:
+    """A /proc/net/tcp{,6} local address (hex, host byte order) on the loopback interface."""
+    if len(address) == 8:
+        return address.endswith("7F")
+    mapped = address.startswith("0000000000000000FFFF0000") and address.endswith("7F")
+    return mapped or address == "00000000000000000000000001000000"
+
+
+def listening_sockets(pid: int, proc: Path = Path("/proc")) -> set[tuple[int, bool]] | None:
+    """(port, loopback only) of every listening TCP socket in `pid`'s network namespace, read
+    from the host's /proc/<pid>/net/tcp and tcp6 (state 0A); None when they cannot be read."""
+    sockets: set[tuple[int, bool]] = set()
+    try:
+        for table in ("tcp", "tcp6"):
+            with (proc / str(pid) / "net" / table).open() as handle:
+                next(handle, None)
+                for line in handle:
+                    fields = line.split()
+                    if fields[3] == TCP_LISTEN:
+                        address, _, port = fields[1].partition(":")
+                        sockets.add((int(port, 16), _is_loopback(address)))
+    except (OSError, IndexError, ValueError):
+        return None
+    return sockets
+
+
+@dataclass
+class ListenWatch:
+    """Says why a gateway that listens, but not where it is probed, will never be ready, once it
+    has done so for `grace_s` (a server may open an admin port before its main one). Sockets on
+    the loopback count only on the probed port: Docker's own DNS resolver listens on 127.0.0.11
+    in every container of a user-defined network."""
+
+    port: int
+    exposed: list[int]
+    grace_s: float = LISTEN_GRACE_S
+    since: float | None = None
+
+    def problem(self, sockets: set[tuple[int, bool]] | None, now: float) -> str | None:
+        reachable = {port for port, loopback in sockets or () if not loopback}
+        loopback_only = (self.port, True) in (sockets or ()) and self.port not in reachable
+        if self.port in reachable or not (reachable or loopback_only):
+            self.since = None
+            return None
+        self.since = now if self.since is None else self.since
+        if now - self.since < self.grace_s:
+            return None
+        if loopback_only:
+            return (
+                f"the gateway listens on {self.port} on the loopback only, out of reach of "
+                "the published port: make it listen on 0.0.0.0"
+            )
+        ports = sorted(reachable)
+        listed = ", ".join(str(port) for port in ports)
+        image = ", ".join(str(port) for port in self.exposed) or "no port"
+        advice = f"--gateway-port {ports[0]}" if len(ports) == 1 else "--gateway-port PORT"
+        return (
+            f"the gateway listens on {listed}, not on {self.port} "
+            f"(the image exposes {image}): pass {advice}"
+        )
 
 
 @contextmanager
@@ -86,6 +161,9 @@ class GatewayStack:
         self.containers: dict[str, RunningContainer] = {}
         self.gateway_url = ""
         self.mock_url = ""
+        self.gateway_port = config.gateway_port or GATEWAY_PORT
+        """The gateway's port inside its container: probed, published, sampled."""
+        self.exposed_ports: list[int] = []
 
     def __enter__(self) -> GatewayStack:
         try:
@@ -129,13 +207,29 @@ class GatewayStack:
             restart=service.restart,
         )
 
+    def choose_gateway_port(self) -> ServiceSpec:
+        """Fix `gateway_port` (a UsageError when it is ambiguous) and return the gateway service
+        with its healthcheck following it."""
+        cfg = self.config
+        self.exposed_ports = self.engine.exposed_ports(cfg.images.gateway.name)
+        declared = cfg.gateway.container_ports
+        self.gateway_port = choose_gateway_port(cfg.gateway_port, declared, self.exposed_ports)
+        check = cfg.gateway.healthcheck
+        if check is None:
+            return cfg.gateway
+        test = rewrite_healthcheck_port(check.test, declared, self.gateway_port)
+        return dataclasses.replace(cfg.gateway, healthcheck=dataclasses.replace(check, test=test))
+
     def start(self) -> None:
         cfg = self.config
+        gateway = self.choose_gateway_port()
         self.engine.create_network(self.network, self.labels("network"))
         self.say("starting redis")
         redis_spec = self._spec(cfg.redis, cfg.images.redis.name)
         redis_spec.ports = []
-        self.containers[REDIS_SERVICE] = self.engine.start_redis(redis_spec, REDIS_SERVICE)
+        self.containers[REDIS_SERVICE] = self.engine.start_redis(
+            redis_spec, REDIS_SERVICE, REDIS_PORT
+        )
 
         self.say("starting the mock upstream")
         mock = ContainerSpec(
@@ -152,25 +246,21 @@ class GatewayStack:
         self._wait_ready(MOCK_SERVICE, f"{self.mock_url}/health")
 
         self.say("starting the gateway")
-        gateway_spec = self._spec(cfg.gateway, cfg.images.gateway.name)
-        if GATEWAY_PORT not in gateway_spec.ports:
-            gateway_spec.ports = [*gateway_spec.ports, GATEWAY_PORT]
+        gateway_spec = self._spec(gateway, cfg.images.gateway.name)
+        if self.gateway_port not in gateway_spec.ports:
+            gateway_spec.ports = [*gateway_spec.ports, self.gateway_port]
         self.containers[GATEWAY_SERVICE] = self.engine.start(gateway_spec, GATEWAY_SERVICE)
-        self.gateway_url = f"http://127.0.0.1:{self.gateway.host_port(GATEWAY_PORT)}"
-        self._wait_ready(GATEWAY_SERVICE, f"{self.gateway_url}{cfg.ready_path}")
+        self.gateway_url = f"http://127.0.0.1:{self.gateway.host_port(self.gateway_port)}"
+        watch = ListenWatch(self.gateway_port, self.exposed_ports)
+        self._wait_ready(GATEWAY_SERVICE, f"{self.gateway_url}{cfg.ready_path}", watch)
 
-    def _wait_ready(self, service: str, url: str) -> None:
+    def _wait_ready(self, service: str, url: str, watch: ListenWatch | None = None) -> None:
         container = self.containers[service]
         deadline = time.monotonic() + self.config.ready_timeout_s
         last = "no answer yet"
         with httpx.Client(timeout=2.0) as client:
             while time.monotonic() < deadline:
-                state = container.state()
-                if state.get("Status") in ("exited", "dead") or state.get("Restarting"):
-                    reason = f"container exited with code {state.get('ExitCode')}"
-                    if state.get("OOMKilled"):
-                        reason += " (OOM-killed)"
-                    raise StackNotReadyError(service, reason, container.logs())
+                self._check_alive(service, watch)
                 try:
                     response = client.get(url)
                     if response.status_code == 200:
@@ -184,6 +274,20 @@ class GatewayStack:
             f"not ready after {self.config.ready_timeout_s:.0f} s ({last})",
             container.logs(),
         )
+
+    def _check_alive(self, service: str, watch: ListenWatch | None) -> None:
+        """Give up at once on a container that exited, or that listens where it is not probed."""
+        container = self.containers[service]
+        state = container.state()
+        reason = None
+        if state.get("Status") in ("exited", "dead") or state.get("Restarting"):
+            reason = f"container exited with code {state.get('ExitCode')}"
+            if state.get("OOMKilled"):
+                reason += " (OOM-killed)"
+        elif watch is not None and state.get("Pid"):
+            reason = watch.problem(listening_sockets(int(state["Pid"])), time.monotonic())
+        if reason is not None:
+            raise StackNotReadyError(service, reason, container.logs())
 
     def teardown(self) -> None:
         with _signals_held():

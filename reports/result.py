@@ -70,6 +70,8 @@ class ContainerOutcome(_Model):
     exit_code: int | None
     token_in_logs: bool
     """The provider token appeared in the logs of a container of the stack."""
+    healthcheck_problem: str | None = None
+    """The gateway's healthcheck cannot run in its image (e.g. `curl` missing), in a sentence."""
 
 
 class StreamStats(_Model):

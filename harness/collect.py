@@ -136,6 +136,9 @@ def build_result(record: RunRecord, judging: Budgets | None) -> RunResult:
             failed_fast=record.failed_fast,
             readiness=record.readiness,
             container_launched=record.container is not None,
+            healthcheck_problem=(
+                record.container.healthcheck_problem if record.container is not None else None
+            ),
         )
     )
     generator = generator_record(record.generator, requests)

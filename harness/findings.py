@@ -48,6 +48,7 @@ class FindingInputs:
     failed_fast: str | None = None
     """Why the load was stopped at once (its first requests all failed the same way)."""
     readiness: ReadinessRecord | None = None
+    healthcheck_problem: str | None = None
     container_launched: bool = False
     """The gateway is a container loadgate started (its provider is loadgate's mock)."""
 
@@ -98,6 +99,8 @@ def compute(inputs: FindingInputs) -> Findings:
     figures["goodput_slo_ttft_ms"], figures["goodput_slo_latency_ms"] = ttft_ms, latency_ms
     _throughput(inputs, figures, notes)
     _readiness(inputs, notes)
+    if inputs.healthcheck_problem is not None:
+        notes.append(inputs.healthcheck_problem)
     if inputs.resources is not None and inputs.shutdown is None:
         for column, name, scale in (
             ("memory_bytes", "memory_growth_mb_per_10k", MIB),

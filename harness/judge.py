@@ -316,8 +316,7 @@ def _container_checks(checks: _Checks, result: RunResult) -> None:
         checks.at_most("gateway_oom_killed", 0, float(container.oom_killed))
         if result.shutdown is None:
             checks.at_most("gateway_restarts", 0, float(container.restarts))
-        problem = getattr(container, "healthcheck_problem", None)
-        checks.at_most("gateway_healthcheck", 0, float(problem is not None))
+        checks.at_most("gateway_healthcheck", 0, float(container.healthcheck_problem is not None))
     shutdown = result.shutdown
     if shutdown is not None:
         checks.at_most("shutdown_exit_code", 0, float(abs(shutdown.exit_code)))

@@ -30,7 +30,6 @@ from harness.sampler import ResourceSampler
 from harness.scrape import MetricsScraper
 from harness.settings import ExternalTarget, RunSettings
 from harness.stack import (
-    GATEWAY_PORT,
     GATEWAY_SERVICE,
     MOCK_PORT,
     MOCK_SERVICE,
@@ -356,8 +355,8 @@ def run(settings: RunSettings, display: ProgressDisplay) -> RunOutcome:
     gateway_spec, redis_spec = _services(compose, token, settings)
     gateway_spec = _scenario_gateway(settings, gateway_under_test(settings, gateway_spec))
     engine = DockerEngine.connect()  # before the run directory: no empty one when it fails
+    run_id, run_dir = _new_run_dir(settings)
     try:
-        run_id, run_dir = _new_run_dir(settings)
         display.say(f"run {run_id}: scenario {scenario.name}, results in {run_dir}")
         display.phase("images")
         builder = ImageBuilder(engine, settings.project_root, settings.base_image, display.say)
@@ -383,9 +382,17 @@ def run(settings: RunSettings, display: ProgressDisplay) -> RunOutcome:
             display.say("the gateway was OOM-killed before it became ready")
             record = dataclasses.replace(oom, images=images, limits=gateway_spec.limits)
         record = dataclasses.replace(record, started_at=started_at)
+    except UsageError:  # refused once the image was known (e.g. it exposes several ports)
+        _discard_if_empty(run_dir)
+        raise
     finally:
         engine.close()
     return _finish(record, budgets, run_dir)
+
+
+def _discard_if_empty(run_dir: Path) -> None:
+    if run_dir.is_dir() and not any(run_dir.iterdir()):
+        run_dir.rmdir()
 
 
 def _run_on_stack(
@@ -408,7 +415,7 @@ def _run_on_stack(
             ready_path=settings.ready_path,
             stop_grace_s=stack.gateway.stop_timeout_s,
         )
-        sampler = ResourceSampler(stack.gateway, GATEWAY_PORT)
+        sampler = ResourceSampler(stack.gateway, stack.gateway_port)
         sampler.start()
         try:
             time.sleep(IDLE_BASELINE_S)

@@ -167,7 +167,7 @@ class ComposeFile:
             raise ComposeError(f"{path} has no 'services' mapping")
         recursive = _cycle(document, "", [], set())
         if recursive is not None:
-            raise ComposeError(f"{path}: {recursive} is a YAML alias that contains itself")
+            raise ComposeError(f"{path}: {recursive} is a YAML alias to a node that contains it")
         return cls(path, document)
 
     @property
@@ -331,7 +331,7 @@ def _check_limits(limits: ResourceLimits, key: str) -> None:
     for name, reserved, limit in pairs:
         if reserved is not None and limit is not None and reserved > limit:
             raise ComposeError(
-                f"{key}.reservations.{name} is above {key}.limits.{name}: "
+                f"{key}.reservations.{name} is above limits.{name}: "
                 "a reservation cannot exceed its limit"
             )
 

@@ -160,12 +160,14 @@ class ComposeFile:
         text = read_compose_text(path)
         try:
             document = yaml.safe_load(text)
+            recursive = _cycle(document, "", [], set())
         except yaml.YAMLError as exc:
             reason = " ".join(str(exc).split())
             raise ComposeError(f"{path} is not valid YAML: {reason}") from exc
+        except RecursionError as exc:
+            raise ComposeError(f"{path} is nested too deeply to be a compose file") from exc
         if not isinstance(document, dict) or not isinstance(document.get("services"), dict):
             raise ComposeError(f"{path} has no 'services' mapping")
-        recursive = _cycle(document, "", [], set())
         if recursive is not None:
             raise ComposeError(f"{path}: {recursive} is a YAML alias to a node that contains it")
         return cls(path, document)

@@ -248,7 +248,11 @@ def check_editable(text: str, service: str) -> None:
 
 
 def write_compose(path: Path, text: str) -> None:
-    """Replace `path` with `text` atomically: a temporary file beside it, fsynced, renamed."""
+    """Replace `path` with `text` atomically: a temporary file beside it, fsynced, renamed.
+
+    A symbolic link stays a link: the file it points to is the one replaced.
+    """
+    path = path.resolve()
     mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

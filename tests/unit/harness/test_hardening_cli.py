@@ -303,6 +303,16 @@ def test_python_m_harness_refuses_secrets_in_one_line(
     assert_refused(done, message)
 
 
+def test_a_deeply_nested_compose_file_is_refused(
+    tmp_path: Path, loadgate: Callable[[list[str]], Done]
+) -> None:
+    """Nesting deeper than the parser can follow is one line, not a RecursionError."""
+    compose = tmp_path / "compose.yml"
+    compose.write_text("services: " + "[" * 5000 + "]" * 5000 + "\n")
+    done = loadgate(["run", "--compose", str(compose)])
+    assert_refused(done, "is nested too deeply to be a compose file")
+
+
 def test_restart_no_reads_as_the_policy_not_as_false(tmp_path: Path) -> None:
     """A bare `restart: no` (YAML 1.1 false) is the policy "no"."""
     from harness.compose import ComposeFile

@@ -13,7 +13,13 @@ import pytest
 import yaml
 
 from harness import pipeline
-from harness.compose_edit import LimitValues, format_cpus, format_memory, rewrite_limits
+from harness.compose_edit import (
+    LimitValues,
+    format_cpus,
+    format_memory,
+    rewrite_limits,
+    write_compose,
+)
 from harness.errors import ComposeError
 from harness.progress import ProgressDisplay
 from harness.settings import RunSettings
@@ -227,6 +233,17 @@ def test_write_replaces_the_file_with_the_confirmed_limits(tmp_path: Path, runs:
     assert limits == {"cpus": format_cpus(rec.cpus), "memory": format_memory(rec.memory_bytes)}
     assert settings.run.compose_file.stat().st_mode & 0o777 == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["budgets.yml", "compose.yml", "runs"]
+
+
+def test_a_symlinked_compose_file_stays_a_link(tmp_path: Path) -> None:
+    """Writing through a symbolic link replaces the file it points to, not the link."""
+    real = tmp_path / "real.yml"
+    real.write_text(BLOCK)
+    link = tmp_path / "compose.yml"
+    link.symlink_to(real)
+    write_compose(link, rewrite_limits(BLOCK, "gateway", VALUES))
+    assert link.is_symlink()
+    assert gateway_limits(real.read_text())["limits"] == {"cpus": "0.55", "memory": "80M"}
 
 
 def test_a_full_disk_leaves_the_compose_file_whole(

@@ -13,6 +13,7 @@ import pytest
 
 from harness.docker import LABEL_HOST, LABEL_PID, LABEL_RUN, DockerEngine
 from harness.images import StackImages
+from harness.stack import GatewayStack
 from tests.integration.conftest import ROOT, leftovers
 
 
@@ -76,3 +77,19 @@ def test_clean_spares_live_and_remote_runs_and_all_removes_them(
     done = clean("--all")
     assert done.returncode == 0, done.stderr
     assert leftovers(engine, runs["live"]) == leftovers(engine, runs["remote"]) == []
+
+
+def test_clean_leaves_a_live_stack_running(engine: DockerEngine, stack: GatewayStack) -> None:
+    """Every container of a running stack names this process as its owner, so `loadgate clean`
+    from another terminal leaves the run alone."""
+    names = sorted(container.name for container in stack.containers.values())
+    for container in stack.containers.values():
+        labels = engine.client.containers.get(container.id).labels
+        assert labels[LABEL_PID] == str(os.getpid()), container.name
+        assert labels[LABEL_HOST] == socket.gethostname(), container.name
+    done = clean()
+    assert done.returncode == 0, done.stderr
+    assert f"its run is still going (pid {os.getpid()})" in done.stdout
+    running = leftovers(engine, stack.config.run_id)
+    assert sorted(set(running) & set(names)) == names
+    assert all(c.state()["Running"] for c in stack.containers.values())

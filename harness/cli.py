@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -65,6 +67,8 @@ def _checked(
             raise argparse.ArgumentTypeError(str(exc)) from None
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
         if not accept(value):
             raise argparse.ArgumentTypeError(f"{text!r} {requirement}")
         return value
@@ -216,8 +220,77 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+"""An HTTP field name (RFC 9110 token)."""
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
+"""What an environment variable's name looks like, so it may be printed (a token would not)."""
+
+
+def _unsafe_character(text: str) -> str:
+    """What is wrong with a header value or token: a control or non-ASCII character, or ''."""
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text if ch != "\t"):
+        return "holds a control character (a trailing newline?)"
+    if not text.isascii():
+        return "holds a non-ASCII character"
+    return ""
+
+
+def _target_url(text: str) -> str:
+    """--target, checked; no message repeats it, for a URL may carry a secret."""
+    if _unsafe_character(text) or any(ch.isspace() for ch in text):
+        raise UsageError("--target holds whitespace, a control or a non-ASCII character")
+    if "?" in text or "#" in text:
+        raise UsageError(
+            "--target must not carry a query string or a fragment (they may hold secrets and "
+            "would be sent as part of every request path): use --token-env or --header"
+        )
+    try:
+        url = httpx.URL(text)
+        port = url.port
+    except httpx.InvalidURL as exc:
+        raise UsageError("--target is not a valid URL: its host or port cannot be read") from exc
+    if url.scheme not in ("http", "https") or "://" not in text:
+        raise UsageError("--target is not an http(s) URL: it must start with http:// or https://")
+    if url.userinfo:
+        raise UsageError("--target must not carry credentials: use --token-env")
+    if not url.host:
+        raise UsageError("--target is not an http(s) URL: it has no host")
+    if port is not None and not 0 < port < 65536:
+        raise UsageError("--target has a port outside 1-65535")
+    return str(url).rstrip("/")
+
+
+def _token(variable: str) -> SecretStr:
+    """The bearer token from the environment variable `variable`, checked."""
+    name = variable if _ENV_NAME.fullmatch(variable) else "given"
+    value = os.environ.get(variable)
+    if not value:
+        raise UsageError(f"--token-env: environment variable {name} is not set")
+    problem = _unsafe_character(value) or ("holds a tab" if "\t" in value else "")
+    if problem:
+        raise UsageError(f"--token-env: the token in environment variable {name} {problem}")
+    return SecretStr(value)
+
+
+def _headers(given: list[str]) -> dict[str, str]:
+    """--header 'Name: value' options; a message names the header only when its name parses."""
+    headers = {}
+    for header in given:
+        name, sep, value = header.partition(":")
+        name = name.strip()
+        if not sep:
+            raise UsageError("--header is not 'Name: value': it has no colon")
+        if not _HEADER_NAME.fullmatch(name):
+            raise UsageError("--header is not 'Name: value': the name is not a valid header name")
+        problem = _unsafe_character(value)
+        if problem:
+            raise UsageError(f"--header {name}: the value {problem}")
+        headers[name] = value.strip()
+    return headers
+
+
 def _external_target(args: argparse.Namespace) -> ExternalTarget | None:
-    """The --target options, checked: one clear usage error for each mistake."""
+    """The --target options, checked: one clear usage error for each mistake, no secret in it."""
     if args.gateway_image and args.gateway_build:
         raise UsageError("--gateway-image and --gateway-build are alternatives: give one")
     if args.target is None:
@@ -226,24 +299,9 @@ def _external_target(args: argparse.Namespace) -> ExternalTarget | None:
         return None
     if args.gateway_image or args.gateway_build:
         raise UsageError("--target drives a running deployment: it launches no gateway")
-    url = httpx.URL(args.target) if "://" in args.target else None
-    if url is None or url.scheme not in ("http", "https") or not url.host:
-        raise UsageError(f"--target {args.target!r} is not an http(s) URL")
-    if url.userinfo:
-        raise UsageError("--target must not carry credentials: use --token-env")
-    token = None
-    if args.token_env:
-        value = os.environ.get(args.token_env)
-        if not value:
-            raise UsageError(f"--token-env: environment variable {args.token_env} is not set")
-        token = SecretStr(value)
-    headers = {}
-    for header in args.header:
-        name, sep, value = header.partition(":")
-        if not sep or not name.strip() or " " in name.strip():
-            raise UsageError(f"--header {header!r} is not 'Name: value'")
-        headers[name.strip()] = value.strip()
-    return ExternalTarget(url=str(url).rstrip("/"), token=token, headers=headers)
+    url = _target_url(args.target)
+    token = _token(args.token_env) if args.token_env else None
+    return ExternalTarget(url=url, token=token, headers=_headers(args.header))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -362,7 +420,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--budgets", type=Path, metavar="FILE", help="judge a run's result against these budgets"
     )
 
-    commands.add_parser("clean", help="remove containers and networks left by crashed runs")
+    clean = commands.add_parser(
+        "clean",
+        help="remove containers and networks left by crashed runs (runs still going are spared)",
+    )
+    clean.add_argument(
+        "--all",
+        action="store_true",
+        dest="everything",
+        help="remove every loadgate container and network, those of live runs included",
+    )
     commands.add_parser("scenarios", help="list the scenarios")
     return parser
 
@@ -611,15 +678,22 @@ def _report(args: argparse.Namespace) -> int:
     return _exit_code(result)
 
 
-def _clean(_: argparse.Namespace) -> int:
+def _clean(args: argparse.Namespace) -> int:
     from harness.docker import DockerEngine
 
     engine = DockerEngine.connect()
     try:
-        containers, networks = engine.remove_leftovers()
+        done = engine.remove_leftovers(everything=args.everything)
     finally:
         engine.close()
-    print(f"removed {containers} container(s) and {networks} network(s) left by loadgate runs")
+    print(
+        f"removed {done.containers} container(s) and {done.networks} network(s) "
+        "left by loadgate runs"
+    )
+    for reason, count in sorted(done.kept.items()):
+        print(f"kept {count} container(s) or network(s): {reason}")
+    if done.kept:
+        print("`loadgate clean --all` removes them too")
     return EXIT_OK
 
 

@@ -4,10 +4,16 @@ loadgate does not need Compose itself: it reads the services it launches (image,
 environment, ports, resource limits, healthcheck, stop grace period, restart policy) and applies
 them through the Docker SDK. Variables are interpolated the way Compose does (`${VAR}`,
 `${VAR:-default}`, `${VAR-default}`, `${VAR:?message}`, `${VAR?message}`, `$$`).
+
+Values Docker would refuse only once the stack is half up are refused here, with their key path:
+a CPU limit below 0.01 or above this machine's CPUs, memory below Docker's 6 MiB minimum, a
+reservation above its limit, an unknown restart policy, negative or non-integer retries. A file
+that is not UTF-8, or whose aliases refer to themselves, is refused as a whole.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +24,14 @@ import yaml
 
 from harness.errors import ComposeError
 from harness.units import UnitError, parse_cpus, parse_duration, parse_memory
+
+MIB = 1024 * 1024
+DOCKER_MIN_MEMORY = 6 * MIB
+"""Docker refuses a memory limit or reservation below 6 MiB."""
+DOCKER_MIN_CPUS = 0.01
+RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
+MAX_NODES = 100_000
+"""A service bigger than this after alias expansion is an alias bomb, not a deployment."""
 
 _VARIABLE = re.compile(
     r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)"
@@ -89,14 +103,55 @@ def interpolate(text: str, variables: Mapping[str, str], where: str) -> str:
     return _VARIABLE.sub(replace, text)
 
 
-def _interpolate_tree(node: Any, variables: Mapping[str, str], where: str) -> Any:
+def _interpolate_tree(
+    node: Any, variables: Mapping[str, str], where: str, budget: list[int] | None = None
+) -> Any:
+    """`node` with every string interpolated; `budget` counts down the nodes still allowed."""
+    budget = [MAX_NODES] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ComposeError(f"{where}: more than {MAX_NODES} values once YAML aliases are expanded")
     if isinstance(node, str):
         return interpolate(node, variables, where)
     if isinstance(node, list):
-        return [_interpolate_tree(item, variables, f"{where}[{i}]") for i, item in enumerate(node)]
+        return [
+            _interpolate_tree(item, variables, f"{where}[{i}]", budget)
+            for i, item in enumerate(node)
+        ]
     if isinstance(node, dict):
-        return {k: _interpolate_tree(v, variables, f"{where}.{k}") for k, v in node.items()}
+        return {k: _interpolate_tree(v, variables, f"{where}.{k}", budget) for k, v in node.items()}
     return node
+
+
+def read_compose_text(path: Path) -> str:
+    """The file's text exactly as stored (line endings kept), refused unless it is UTF-8."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ComposeError(f"cannot read compose file {path}: {exc.strerror}") from exc
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ComposeError(
+            f"{path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+        ) from exc
+
+
+def _cycle(node: Any, where: str, path: list[int], done: set[int]) -> str | None:
+    """The key path of the first alias that contains itself, or None."""
+    if not isinstance(node, dict | list) or id(node) in done:
+        return None
+    if id(node) in path:
+        return where
+    path.append(id(node))
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in items:
+        found = _cycle(value, f"{where}.{key}" if where else str(key), path, done)
+        if found is not None:
+            return found
+    path.pop()
+    done.add(id(node))
+    return None
 
 
 class ComposeFile:
@@ -108,14 +163,19 @@ class ComposeFile:
 
     @classmethod
     def load(cls, path: Path) -> ComposeFile:
+        text = read_compose_text(path)
         try:
-            document = yaml.safe_load(path.read_text())
-        except OSError as exc:
-            raise ComposeError(f"cannot read compose file {path}: {exc.strerror}") from exc
+            document = yaml.safe_load(text)
+            recursive = _cycle(document, "", [], set())
         except yaml.YAMLError as exc:
-            raise ComposeError(f"{path} is not valid YAML: {exc}") from exc
+            reason = " ".join(str(exc).split())
+            raise ComposeError(f"{path} is not valid YAML: {reason}") from exc
+        except RecursionError as exc:
+            raise ComposeError(f"{path} is nested too deeply to be a compose file") from exc
         if not isinstance(document, dict) or not isinstance(document.get("services"), dict):
             raise ComposeError(f"{path} has no 'services' mapping")
+        if recursive is not None:
+            raise ComposeError(f"{path}: {recursive} is a YAML alias to a node that contains it")
         return cls(path, document)
 
     @property
@@ -210,8 +270,16 @@ def _service_spec(name: str, raw: dict[str, Any], where: str, base_dir: Path) ->
         limits=_limits(raw.get("deploy"), where),
         healthcheck=_healthcheck(raw.get("healthcheck"), where),
         stop_grace_s=_duration(raw.get("stop_grace_period", "10s"), f"{where}.stop_grace_period"),
-        restart=str(raw.get("restart", "no")),
+        restart=_restart(raw.get("restart", "no"), f"{where}.restart"),
     )
+
+
+def _restart(raw: object, where: str) -> str:
+    """A restart policy Docker takes by name (YAML 1.1 reads a bare `no` as false)."""
+    policy = "no" if raw is False else raw
+    if policy not in RESTART_POLICIES:
+        raise ComposeError(f"{where}: {raw!r} is not one of {', '.join(RESTART_POLICIES)}")
+    return str(policy)
 
 
 def _duration(value: object, where: str) -> float:
@@ -272,28 +340,78 @@ def _ports(raw: object, where: str) -> list[int]:
     return ports
 
 
+def _section(raw: object, where: str) -> dict[str, Any]:
+    """A mapping of the deploy tree; absent (or empty) is an empty mapping."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ComposeError(f"{where} must be a mapping")
+    return raw
+
+
+def _read_unit(section: dict[str, Any], name: str, parser: Any, where: str) -> Any:
+    if name not in section:
+        return None
+    try:
+        return parser(section[name])
+    except UnitError as exc:
+        raise ComposeError(f"{where}.{name}: {exc}") from exc
+
+
 def _limits(raw: object, where: str) -> ResourceLimits:
-    resources = raw.get("resources", {}) if isinstance(raw, dict) else {}
-    limits = resources.get("limits") or {}
-    reservations = resources.get("reservations") or {}
-    if not isinstance(limits, dict) or not isinstance(reservations, dict):
-        raise ComposeError(f"{where}.deploy.resources must hold mappings")
+    deploy = _section(raw, f"{where}.deploy")
     key = f"{where}.deploy.resources"
-
-    def read(section: dict[str, Any], field_name: str, parser: Any, path: str) -> Any:
-        if field_name not in section:
-            return None
-        try:
-            return parser(section[field_name])
-        except UnitError as exc:
-            raise ComposeError(f"{key}.{path}.{field_name}: {exc}") from exc
-
-    return ResourceLimits(
-        cpus=read(limits, "cpus", parse_cpus, "limits"),
-        memory_bytes=read(limits, "memory", parse_memory, "limits"),
-        reserved_cpus=read(reservations, "cpus", parse_cpus, "reservations"),
-        reserved_memory_bytes=read(reservations, "memory", parse_memory, "reservations"),
+    resources = _section(deploy.get("resources"), key)
+    limits = _section(resources.get("limits"), f"{key}.limits")
+    reservations = _section(resources.get("reservations"), f"{key}.reservations")
+    read = ResourceLimits(
+        cpus=_read_unit(limits, "cpus", parse_cpus, f"{key}.limits"),
+        memory_bytes=_read_unit(limits, "memory", parse_memory, f"{key}.limits"),
+        reserved_cpus=_read_unit(reservations, "cpus", parse_cpus, f"{key}.reservations"),
+        reserved_memory_bytes=_read_unit(
+            reservations, "memory", parse_memory, f"{key}.reservations"
+        ),
     )
+    _check_limits(read, key)
+    return read
+
+
+def _check_limits(limits: ResourceLimits, key: str) -> None:
+    """Refuse what Docker would refuse once the stack is half up, naming the key."""
+    machine = os.cpu_count() or 1
+    for name, cpus in (("limits", limits.cpus), ("reservations", limits.reserved_cpus)):
+        if cpus is not None and not DOCKER_MIN_CPUS <= cpus <= machine:
+            raise ComposeError(
+                f"{key}.{name}.cpus: {cpus:g} is outside {DOCKER_MIN_CPUS:g} to {machine}, "
+                f"the CPUs of this machine"
+            )
+    for name, size in (
+        ("limits", limits.memory_bytes),
+        ("reservations", limits.reserved_memory_bytes),
+    ):
+        if size is not None and size < DOCKER_MIN_MEMORY:
+            raise ComposeError(
+                f"{key}.{name}.memory: {size} bytes is below Docker's minimum of 6 MiB"
+            )
+    pairs = (
+        ("cpus", limits.reserved_cpus, limits.cpus),
+        ("memory", limits.reserved_memory_bytes, limits.memory_bytes),
+    )
+    for name, reserved, limit in pairs:
+        if reserved is not None and limit is not None and reserved > limit:
+            raise ComposeError(
+                f"{key}.reservations.{name} is above limits.{name}: "
+                "a reservation cannot exceed its limit"
+            )
+
+
+def _retries(raw: object, where: str) -> int:
+    """A count of 0 or more; a string of digits is taken too (what interpolation leaves)."""
+    if isinstance(raw, str) and raw.strip().isdecimal():
+        return int(raw)
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+        raise ComposeError(f"{where}: {raw!r} is not a whole number of 0 or more")
+    return raw
 
 
 def _healthcheck(raw: object, where: str) -> Healthcheck | None:
@@ -313,6 +431,6 @@ def _healthcheck(raw: object, where: str) -> Healthcheck | None:
         test=[str(part) for part in test],
         interval_s=_duration(raw.get("interval", "30s"), f"{hc}.interval"),
         timeout_s=_duration(raw.get("timeout", "30s"), f"{hc}.timeout"),
-        retries=int(raw.get("retries", 3)),
+        retries=_retries(raw.get("retries", 3), f"{hc}.retries"),
         start_period_s=_duration(raw.get("start_period", "0s"), f"{hc}.start_period"),
     )

@@ -3,7 +3,9 @@
 Everything else in the harness describes containers with `ContainerSpec` and handles them as
 `RunningContainer`; nothing outside this module imports `docker` or `testcontainers`.
 Every container and network loadgate creates carries `LABEL_RUN`, so `remove_leftovers()` can
-find what a crashed run left behind.
+find what a crashed run left behind. A run's stack also carries its owner (`LABEL_HOST`,
+`LABEL_PID`): `loadgate clean` removes only what belongs to runs whose owner process is gone,
+so it never pulls the stack from under a run still going in another terminal.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import io
 import logging
 import os
+import socket
 import tarfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -30,11 +33,49 @@ log = logging.getLogger("loadgate.docker")
 LABEL_PROJECT = "io.loadgate"
 LABEL_RUN = "io.loadgate.run"
 LABEL_SERVICE = "io.loadgate.service"
+LABEL_HOST = "io.loadgate.host"
+LABEL_PID = "io.loadgate.pid"
 NANO = 1_000_000_000
 ENGINE_HINT = (
     "start Docker (on Debian as root `make engine` installs and starts it), "
     "or point DOCKER_HOST at a running engine"
 )
+
+
+def owner_labels() -> dict[str, str]:
+    """This host and process, as the owner of what is being created."""
+    return {LABEL_HOST: socket.gethostname(), LABEL_PID: str(os.getpid())}
+
+
+def _owner(labels: Mapping[str, str]) -> str:
+    """Why an object must be kept ("" when its owner is gone and it may be removed)."""
+    host, pid = labels.get(LABEL_HOST), labels.get(LABEL_PID, "")
+    if host is None or not pid.isdecimal():
+        return "no owner recorded (an older loadgate, a bench run or an image build)"
+    if host != socket.gethostname():
+        return f"owned by a process on host {host}"
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return ""
+    except PermissionError:
+        pass  # alive, run by another user
+    except (OverflowError, ValueError):
+        return ""
+    return f"its run is still going (pid {pid})"
+
+
+@dataclass
+class Leftovers:
+    """What `remove_leftovers` removed, and what it kept and why."""
+
+    containers: int = 0
+    networks: int = 0
+    kept: dict[str, int] = field(default_factory=dict)
+    """Reason -> number of containers and networks kept for it."""
+
+    def keep(self, reason: str) -> None:
+        self.kept[reason] = self.kept.get(reason, 0) + 1
 
 
 @dataclass(frozen=True)
@@ -342,15 +383,31 @@ class DockerEngine:
         redis.start()
         return RedisContainerHandle(redis, service, spec.stop_timeout_s)
 
-    def remove_leftovers(self, run_id: str | None = None) -> tuple[int, int]:
-        """Remove loadgate's containers and networks (of one run, or of every run)."""
+    def remove_leftovers(self, run_id: str | None = None, everything: bool = False) -> Leftovers:
+        """Remove one run's containers and networks; without `run_id`, those of every run whose
+        owner process is gone (`everything`: of every run, live ones included)."""
         label = f"{LABEL_RUN}={run_id}" if run_id else LABEL_RUN
-        containers = self.client.containers.list(all=True, filters={"label": label})
-        for container in containers:
+        done = Leftovers()
+        for container in self.client.containers.list(all=True, filters={"label": label}):
+            reason = "" if run_id or everything else _owner(container.labels)
+            if reason:
+                done.keep(reason)
+                continue
             with contextlib.suppress(docker.errors.NotFound):
                 container.remove(force=True, v=True)
-        networks = self.client.networks.list(filters={"label": label})
-        for network in networks:
-            with contextlib.suppress(docker.errors.NotFound):
+            done.containers += 1
+        for network in self.client.networks.list(filters={"label": label}):
+            labels = network.attrs.get("Labels") or {}
+            reason = "" if run_id or everything else _owner(labels)
+            if reason:
+                done.keep(reason)
+                continue
+            try:
                 network.remove()
-        return len(containers), len(networks)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as exc:
+                done.keep(f"in use ({exc.explanation})")
+                continue
+            done.networks += 1
+        return done

@@ -3,11 +3,14 @@
 A gateway that is not loadgate's may have no metrics at all: then the run says "unavailable"
 and every figure that would have come from them is reported as unavailable, never as zero.
 Histogram buckets are left out; counters and gauges are kept per label set, e.g.
-`gateway_cache_lookups_total{outcome="hit"}`.
+`gateway_cache_lookups_total{outcome="hit"}`. Prometheus allows NaN and ±Inf samples: they are
+kept as they are (the result file stores them as "NaN"/"Infinity" and reads them back), and a
+series' max is taken over its other values.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 
 import httpx
@@ -60,7 +63,9 @@ class MetricsScraper:
             values = [scrape[name] for scrape in self._scrapes if name in scrape]
             # A labelled series appears at its first use: before that it was 0.
             first = self._scrapes[0].get(name, 0.0)
-            series[name] = MetricSeries(first=first, last=values[-1], max=max(values))
+            numbers = [value for value in values if not math.isnan(value)]
+            peak = max(numbers) if numbers else math.nan
+            series[name] = MetricSeries(first=first, last=values[-1], max=peak)
         return GatewayMetrics(available=True, scrapes=len(self._scrapes), series=series)
 
     def _run(self) -> None:

@@ -34,6 +34,7 @@ from harness.docker import (
     ContainerSpec,
     DockerEngine,
     RunningContainer,
+    owner_labels,
 )
 from harness.errors import StackNotReadyError
 from harness.images import StackImages
@@ -186,7 +187,12 @@ class GatewayStack:
         return self.containers[GATEWAY_SERVICE]
 
     def labels(self, service: str) -> dict[str, str]:
-        return {LABEL_PROJECT: "stack", LABEL_RUN: self.config.run_id, LABEL_SERVICE: service}
+        return {
+            LABEL_PROJECT: "stack",
+            LABEL_RUN: self.config.run_id,
+            LABEL_SERVICE: service,
+            **owner_labels(),
+        }
 
     def _spec(self, service: ServiceSpec, image: str) -> ContainerSpec:
         limits = service.limits

@@ -6,6 +6,11 @@ recommendation with one more run, and writes `tune.json`, `tune.html` and, with 
 new limits into the compose file. A run that crashes, is OOM-killed or never gets ready is a
 failing data point, not the end of the tune. The whole tune is bounded by a run count and a time
 budget, and each run keeps its own result directory.
+
+Whether the limits can be rewritten in place is checked before the first run
+(`compose_edit.check_editable`): with `--write` a layout it cannot edit is refused then, without
+it the tune runs and says, in place of the diff, why it cannot show one. `tune.json` is saved
+before the compose file is written, so a failed write never loses the runs.
 """
 
 from __future__ import annotations
@@ -18,13 +23,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness import pipeline
-from harness.compose import ResourceLimits
+from harness.compose import ResourceLimits, read_compose_text
 from harness.compose_edit import (
     LimitValues,
+    check_editable,
     format_cpus,
     format_memory,
     rewrite_limits,
     unified_diff,
+    write_compose,
 )
 from harness.errors import ComposeError, LoadGeneratorError, SetupError, UsageError
 from harness.progress import ProgressDisplay
@@ -156,6 +163,49 @@ def _recommended_limits(rec: Recommendation) -> ResourceLimits:
     )
 
 
+def _editable(settings: TuneSettings, path: Path, text: str) -> str:
+    """Empty when tune can rewrite the limits in place, else why not (refused with --write)."""
+    try:
+        check_editable(text, settings.service)
+    except ComposeError as exc:
+        if settings.write:
+            raise ComposeError(
+                f"{path.name}: --write cannot apply a recommendation: {exc}"
+            ) from exc
+        return str(exc)
+    return ""
+
+
+@dataclass
+class _Applied:
+    diff: str = ""
+    written: bool = False
+    error: ComposeError | None = None
+
+
+def _apply(
+    settings: TuneSettings, path: Path, text: str, rec: Recommendation, confirmed: bool
+) -> _Applied:
+    """The diff of the recommendation and, with --write and a confirmed run, the new file."""
+    values = LimitValues(rec.cpus, rec.memory_bytes, rec.reserved_cpus, rec.reserved_memory_bytes)
+    try:
+        new = rewrite_limits(text, settings.service, values)
+    except ComposeError as exc:
+        return _Applied(diff=f"# {exc}: apply the recommendation by hand\n", error=exc)
+    applied = _Applied(diff=unified_diff(path, text, new))
+    if not (settings.write and confirmed):
+        return applied
+    try:
+        if read_compose_text(path) != text:
+            raise ComposeError(f"{path} changed during the tune: the limits were not written")
+        write_compose(path, new)
+    except ComposeError as exc:
+        applied.error = exc
+    else:
+        applied.written = True
+    return applied
+
+
 def tune(settings: TuneSettings, display: ProgressDisplay) -> TuneOutcome:
     compose, budgets = pipeline.prepare(settings.run)
     if budgets is None:
@@ -168,32 +218,22 @@ def tune(settings: TuneSettings, display: ProgressDisplay) -> TuneOutcome:
             f"{compose.path.name}: services.{settings.service}.deploy.resources.limits "
             "needs both cpus and memory to tune from"
         )
+    text = read_compose_text(compose.path)
+    not_editable = _editable(settings, compose.path, text)
     tuner = Tuner(settings, display)
     tuner.directory.mkdir(parents=True)
     started_at = time.time()
     stop_reason = tuner.search(spec.limits)
     recommendation = recommend(tuner.points, settings.margins)
     confirmed = False
-    diff = ""
-    written = False
+    applied = _Applied()
     if recommendation is not None:
         confirmation = tuner.attempt("confirmation", _recommended_limits(recommendation))
         confirmed = confirmation.passed
-        old = compose.path.read_text()
-        new = rewrite_limits(
-            old,
-            settings.service,
-            LimitValues(
-                recommendation.cpus,
-                recommendation.memory_bytes,
-                recommendation.reserved_cpus,
-                recommendation.reserved_memory_bytes,
-            ),
-        )
-        diff = unified_diff(compose.path, old, new)
-        if settings.write and confirmed:
-            compose.path.write_text(new)
-            written = True
+        if not_editable:
+            applied.diff = f"# {not_editable}: apply the recommendation by hand\n"
+        else:
+            applied = _apply(settings, compose.path, text, recommendation, confirmed)
     scenario = settings.run.scenario
     result = TuneResult(
         tune_id=tuner.tune_id,
@@ -211,9 +251,11 @@ def tune(settings: TuneSettings, display: ProgressDisplay) -> TuneOutcome:
         stop_reason=stop_reason,
         recommendation=recommendation,
         confirmed=confirmed,
-        compose_diff=diff,
-        written=written,
+        compose_diff=applied.diff,
+        written=applied.written,
     )
     result.save(tuner.directory)
     report = write_tune_report(result, tuner.directory)
+    if applied.error is not None and settings.write and confirmed:
+        raise ComposeError(f"{applied.error} (the tune is saved in {tuner.directory})")
     return TuneOutcome(result=result, directory=tuner.directory, report=report)

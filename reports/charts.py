@@ -1,4 +1,9 @@
-"""Inline SVG line charts: no JavaScript, no network, readable in any browser offline."""
+"""Inline SVG line charts: no JavaScript, no network, readable in any browser offline.
+
+Charts draw what a result file holds, and a result file may be crafted: a point that is not a
+finite number is drawn as a gap, and the number of ticks is bounded whatever the range (an axis
+from 5e18 to 5e18 once looped forever adding a step too small to change the value).
+"""
 
 from __future__ import annotations
 
@@ -25,16 +30,25 @@ class Threshold:
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """Round tick values covering [low, high]."""
-    if high <= low:
-        high = low + 1.0
-    raw = (high - low) / count
-    magnitude = 10 ** math.floor(math.log10(raw))
+    """Round tick values covering [low, high]: at most `2 * count + 2` of them, whatever the input.
+
+    A range too narrow to split at its magnitude (or empty) is widened to `max(1, |low|)`.
+    """
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return [0.0, 1.0]
+    span = high - low
+    if not span > max(abs(low), abs(high)) * 1e-9:
+        span = max(1.0, abs(low))
+    raw = span / count
+    magnitude = 10.0 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    ticks = [round(math.floor(low / step) * step, 10)]
-    while ticks[-1] < high:
-        ticks.append(round(ticks[-1] + step, 10))
-    return ticks
+    first = math.floor(low / step)
+    steps = min(max(math.ceil((low + span) / step) - first, 1), 2 * count + 1)
+    return [round((first + index) * step, 10) for index in range(steps + 1)]
+
+
+def _finite(x: float, y: float | None) -> bool:
+    return y is not None and math.isfinite(x) and math.isfinite(y)
 
 
 def _fmt(value: float) -> str:
@@ -48,8 +62,10 @@ def line_chart(
     threshold: Threshold | None = None,
     x_label: str = "seconds since load start",
 ) -> str:
-    xs = [x for s in series for x, y in s.points if y is not None]
-    ys = [y for s in series for _, y in s.points if y is not None]
+    xs = [x for s in series for x, y in s.points if _finite(x, y)]
+    ys = [y for s in series for x, y in s.points if y is not None and _finite(x, y)]
+    if threshold is not None and not math.isfinite(threshold.value):
+        threshold = None
     if threshold is not None:
         ys.append(threshold.value)
     if not xs:
@@ -113,10 +129,10 @@ def _text(x: float, y: float, css: str, anchor: str, body: str) -> str:
 
 
 def _runs(points: Sequence[tuple[float, float | None]]) -> list[list[tuple[float, float]]]:
-    """Split a series at missing values so gaps show as gaps."""
+    """Split a series at missing (or non-finite) values so gaps show as gaps."""
     runs: list[list[tuple[float, float]]] = [[]]
     for x, y in points:
-        if y is None:
+        if y is None or not _finite(x, y):
             if runs[-1]:
                 runs.append([])
         else:

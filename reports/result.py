@@ -1,20 +1,39 @@
-"""`RunResult`: the machine-readable outcome of one run, saved as `result.json`."""
+"""`RunResult`: the machine-readable outcome of one run, saved as `result.json`.
+
+A result file is input like any other: `loadgate report` may be handed a crafted one. So the
+loader refuses, in one line, what would hang or mislead a report: a run id that is not a plain
+name (it becomes a link and a path), times that are not finite or lie outside sane bounds (they
+size chart axes and loops), a `limits` mapping without its four keys. A gauge the gateway
+reports as NaN or Inf is kept: non-finite floats are written as the JSON strings "NaN",
+"Infinity" and "-Infinity" (still standard JSON) and read back as floats.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 SCHEMA_VERSION = 1
 MIB = 1024 * 1024
 ModelT = TypeVar("ModelT", bound=BaseModel)
 RESULT_FILE = "result.json"
+MAX_SECONDS = 1e11
+"""Bound of every time in a result (the year 5138 as a timestamp): beyond it, a crafted file."""
+
+RunId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+"""A run's directory name and link target: letters, digits, `.`, `_`, `-`, never a path."""
+Epoch = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
+"""Seconds since 1970, finite and bounded."""
+Seconds = Annotated[float, Field(ge=-MAX_SECONDS, le=MAX_SECONDS, allow_inf_nan=False)]
+"""A time or an offset in seconds, finite and bounded (charts and loops are sized by it)."""
+Span = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
+LIMIT_KEYS = frozenset({"cpus", "memory_bytes", "reserved_cpus", "reserved_memory_bytes"})
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="strings")
 
 
 class LatencyStats(_Model):
@@ -108,13 +127,13 @@ class GeneratorRecord(_Model):
 class RunEvent(_Model):
     """Something done to the stack during the run (a fault switched on, Redis stopped...)."""
 
-    t: float
+    t: Seconds
     name: str
     detail: str = ""
 
 
 class ShutdownRecord(_Model):
-    sigterm_at: float
+    sigterm_at: Seconds
     not_ready_after_s: float | None
     """From SIGTERM until `/ready` stopped answering 200 (None: it never did)."""
     not_ready_answer: str
@@ -144,8 +163,8 @@ class StepStats(_Model):
     """One stage of an open-model schedule (or one phase of a run split by its events)."""
 
     name: str
-    start_s: float
-    end_s: float
+    start_s: Seconds
+    end_s: Seconds
     target_rps: float | None
     requests: int
     throughput_rps: float
@@ -170,7 +189,7 @@ class Findings(_Model):
 class TimePoint(_Model):
     """One second of the run, `t` seconds after the load started."""
 
-    t: float
+    t: Seconds
     requests: int
     errors: int
     p50_ms: float | None
@@ -179,7 +198,7 @@ class TimePoint(_Model):
 
 
 class ResourcePoint(_Model):
-    t: float
+    t: Seconds
     memory_bytes: int
     cpu_cores: float | None
     open_fds: int | None = None
@@ -243,13 +262,13 @@ Verdict = Literal["pass", "fail", "no-budgets"]
 
 class RunResult(_Model):
     schema_version: int = SCHEMA_VERSION
-    run_id: str
+    run_id: RunId
     scenario: str
     target_url: str
-    started_at: float
-    load_started_at: float
-    finished_at: float
-    load_duration_s: float
+    started_at: Epoch
+    load_started_at: Epoch
+    finished_at: Epoch
+    load_duration_s: Span
     users: int
     target_rps: float | None
     throughput_rps: float
@@ -280,6 +299,13 @@ class RunResult(_Model):
     verdict: Verdict
     files: dict[str, str]
 
+    @field_validator("limits")
+    @classmethod
+    def _four_limits(cls, limits: dict[str, float | None]) -> dict[str, float | None]:
+        if set(limits) != LIMIT_KEYS:
+            raise ValueError(f"must hold exactly {', '.join(sorted(LIMIT_KEYS))}")
+        return limits
+
     def save(self, run_dir: Path) -> Path:
         path = run_dir / RESULT_FILE
         path.write_text(self.model_dump_json(indent=2))
@@ -295,9 +321,15 @@ def load_model(model: type[ModelT], path: Path, file_name: str, what: str) -> Mo
     if path.is_dir():
         path = path / file_name
     try:
-        return model.model_validate_json(path.read_text())
+        raw = path.read_bytes()
+        return model.model_validate_json(raw.decode("utf-8"))
     except OSError as exc:
         raise ResultFileError(f"cannot read {what} file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ResultFileError(
+            f"{path} is not a loadgate {what} (not UTF-8: byte 0x{raw[exc.start]:02x} "
+            f"at offset {exc.start})"
+        ) from exc
     except ValidationError as exc:
         first = exc.errors(include_input=False, include_url=False)[0]
         where = ".".join(str(part) for part in first["loc"])

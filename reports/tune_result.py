@@ -1,33 +1,40 @@
-"""`TuneResult`: the outcome of `loadgate tune`, saved as `tune.json` beside each run's result."""
+"""`TuneResult`: the outcome of `loadgate tune`, saved as `tune.json` beside each run's result.
+
+Loaded with the same guards as a run's result (`reports.result`): ids are plain names, for
+`tune.html` links to `<run_id>/report.html`; times and CPU limits are finite and bounded.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from reports.result import load_model
+from reports.result import Epoch, RunId, load_model
 
 TUNE_FILE = "tune.json"
 
 PointRole = Literal["baseline", "search", "confirmation"]
 
 
+Cores = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="strings")
 
 
 class TunePoint(_Model):
     """One run at one set of limits: a data point whether it passed, failed or crashed."""
 
     role: PointRole
-    cpus: float
+    cpus: Cores
     memory_bytes: int
     passed: bool
     reason: str
     """Why it failed (budgets breached, OOM-killed, never ready...), empty when it passed."""
-    run_id: str | None
+    run_id: RunId | None
     p95_ms: float | None = None
     p99_ms: float | None = None
     throughput_rps: float | None = None
@@ -63,7 +70,7 @@ class Recommendation(_Model):
 
 
 class TuneResult(_Model):
-    tune_id: str
+    tune_id: RunId
     service: str
     scenario: str
     users: int
@@ -71,8 +78,8 @@ class TuneResult(_Model):
     duration_s: float
     budgets: dict[str, float]
     compose_file: str
-    started_at: float
-    finished_at: float
+    started_at: Epoch
+    finished_at: Epoch
     margins: Margins
     points: list[TunePoint]
     stop_reason: str

@@ -129,14 +129,15 @@ def test_an_interrupted_run_leaves_nothing_behind(
 def test_clean_removes_leftovers_of_a_crashed_run(
     engine: DockerEngine, images: StackImages
 ) -> None:
-    """`loadgate clean` finds labelled containers and networks and removes them."""
+    """`loadgate clean --all` finds labelled containers and networks, with or without an owner
+    recorded, and removes them."""
     labels = {LABEL_RUN: "crashed-run"}
     engine.client.networks.create("loadgate-crashed-run", labels=labels)
     engine.client.containers.create(
         images.mock.name, labels=labels, name="loadgate-crashed-run-mock"
     )
     assert len(leftovers(engine, "crashed-run")) == 2
-    done = loadgate("clean")
+    done = loadgate("clean", "--all")
     assert done.returncode == 0
     assert "removed 1 container(s) and 1 network(s)" in done.stdout
     assert leftovers(engine) == []

@@ -66,7 +66,7 @@ def test_styles_and_comments_are_kept() -> None:
 
 
 def test_a_missing_reservation_key_is_inserted() -> None:
-    """A reservations section without `cpus` gets one, indented like its siblings."""
+    """A reservations section without `cpus` gets one above its first key, indented alike."""
     text = (
         "services:\n  gateway:\n    image: g\n    deploy:\n      resources:\n"
         "        limits:\n          cpus: 1\n          memory: 1G\n"
@@ -74,13 +74,13 @@ def test_a_missing_reservation_key_is_inserted() -> None:
     )
     rewritten = rewrite_limits(text, "gateway", LimitValues(0.5, 256 * MIB, 0.25, 64 * MIB))
     assert rewritten.endswith(
-        "        reservations:\n          memory: 64M\n          cpus: 0.25\n"
+        "        reservations:\n          cpus: 0.25\n          memory: 64M\n"
     )
 
 
 def test_a_service_without_resources_is_an_error() -> None:
     """Nothing to rewrite is a clear usage error naming the path."""
-    with pytest.raises(ComposeError, match=r"services\.gateway\.deploy\.resources"):
+    with pytest.raises(ComposeError, match=r"services\.gateway\.deploy is missing"):
         rewrite_limits("services:\n  gateway:\n    image: g\n", "gateway", LimitValues(1, MIB))
 
 

@@ -297,8 +297,20 @@ def _external_target(args: argparse.Namespace) -> ExternalTarget | None:
         if args.token_env or args.header:
             raise UsageError("--token-env and --header apply to --target only")
         return None
-    if args.gateway_image or args.gateway_build:
-        raise UsageError("--target drives a running deployment: it launches no gateway")
+    launch_flags = {
+        "--gateway-image": args.gateway_image,
+        "--gateway-build": args.gateway_build,
+        "--gateway-port": args.gateway_port,
+        "--gateway-env": args.gateway_env,
+        "--gateway-service": args.gateway_service,
+        "--redis-service": args.redis_service,
+    }
+    given = [flag for flag, value in launch_flags.items() if value]
+    if given:
+        raise UsageError(
+            f"--target drives a running deployment: it launches no gateway ({', '.join(given)} "
+            "apply to a gateway loadgate launches)"
+        )
     url = _target_url(args.target)
     token = _token(args.token_env) if args.token_env else None
     return ExternalTarget(url=url, token=token, headers=_headers(args.header))

@@ -29,6 +29,7 @@ from harness.docker import (
     ContainerSpec,
     DockerEngine,
     RunningContainer,
+    owner_labels,
 )
 from harness.errors import StackNotReadyError
 from harness.images import ImageBuilder
@@ -128,7 +129,12 @@ class Bench:
         self.wrk_image = WRK_IMAGE
 
     def labels(self, service: str) -> dict[str, str]:
-        return {LABEL_PROJECT: "bench", LABEL_RUN: self.run_id, LABEL_SERVICE: service}
+        return {
+            LABEL_PROJECT: "bench",
+            LABEL_RUN: self.run_id,
+            LABEL_SERVICE: service,
+            **owner_labels(),
+        }
 
     def start(self, service: str, image: str, port: int, ready: str, **extra: Any) -> str:
         """Start a target; returns its URL on the private network, where wrk runs."""

@@ -64,3 +64,20 @@ def test_no_run_directory_is_left_when_no_engine_answers(
     assert code == 3 and "no Docker engine answers" in err and "Traceback" not in err
     assert not output.exists() or not any(output.iterdir())
     gc.collect()  # the leaked socket is reported here, under this test's filter
+
+
+@pytest.mark.parametrize(
+    "flag",
+    [
+        pytest.param(["--gateway-port", "8080"], id="gateway-port"),
+        pytest.param(["--gateway-env", "A=b"], id="gateway-env"),
+        pytest.param(["--gateway-service", "api"], id="gateway-service"),
+        pytest.param(["--redis-service", "cache"], id="redis-service"),
+    ],
+)
+def test_flags_for_a_launched_gateway_are_refused_with_a_target(
+    flag: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A running deployment is not launched: flags that would shape its launch are an error."""
+    code, _, err = run_cli(["run", "--target", "http://127.0.0.1:9", *flag], capsys)
+    assert code == 2 and flag[0] in err and "Traceback" not in err

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.accesslog import AccessLog
+from gateway.auth import ClientAuth
 from gateway.cache import ResponseCache
 from gateway.completions import CompletionService
 from gateway.errors import GatewayError
@@ -83,7 +84,7 @@ def create_app(
         log.info(
             "gateway started model=%s upstream=%s cache=%s max_concurrency=%d pool=%d",
             settings.target_model,
-            settings.upstream_base_url,
+            settings.upstream_for_log(),
             "on" if state.cache.enabled else "off",
             settings.max_concurrency,
             settings.upstream_max_connections,
@@ -102,7 +103,12 @@ def create_app(
     app.state.admission = admission
     app.add_middleware(HotPath, state=lambda: app.state.gateway)
     app.add_middleware(
-        RequestMiddleware, metrics=metrics, admission=admission, access_log=access_log
+        RequestMiddleware,
+        metrics=metrics,
+        admission=admission,
+        access_log=access_log,
+        auth=ClientAuth.from_settings(settings),
+        body_timeout_s=settings.request_body_timeout_seconds,
     )
     document_hot_paths(app)
 

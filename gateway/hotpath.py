@@ -243,6 +243,8 @@ def _operation(summary: str, request: str, response: str | None) -> dict[str, An
             },
             "responses": {
                 "200": {"description": "the completion", "content": ok_content},
+                "401": {"description": "missing or invalid API key (when keys are set)", **error},
+                "408": {"description": "body not received in time", **error},
                 "422": {
                     "description": "invalid body",
                     "content": {"application/json": {"schema": _ref("HTTPValidationError")}},

@@ -12,10 +12,10 @@ from gateway.accesslog import AccessLog
 from gateway.auth import UNAUTHORIZED_MESSAGE, ClientAuth
 from gateway.body import (
     MAX_BODY_BYTES,
+    BodyReader,
     BodyTimeoutError,
     BodyTooLargeError,
     ClientDisconnectedError,
-    read_body,
 )
 from gateway.errors import OverloadedError
 from gateway.metrics import GatewayMetrics
@@ -68,14 +68,14 @@ class RequestMiddleware:
         admission: Admission,
         access_log: AccessLog,
         auth: ClientAuth,
-        body_timeout_s: float,
+        bodies: BodyReader,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.admission = admission
         self.access_log = access_log
         self.auth = auth
-        self.body_timeout_s = body_timeout_s
+        self.bodies = bodies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -122,7 +122,7 @@ class RequestMiddleware:
             await _unauthorized(send, request_id)
             return
         try:
-            scope["state"]["body"] = await read_body(receive, self.body_timeout_s)
+            scope["state"]["body"] = await self.bodies.read(receive)
         except BodyTimeoutError as exc:
             await _answer(send, 408, {"error": str(exc), "request_id": request_id}, CLOSE)
             return

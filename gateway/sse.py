@@ -20,7 +20,6 @@ import orjson
 from gateway.errors import UpstreamFailedError
 
 BOUNDARY = b"\n\n"
-ERROR_MARKERS = (b'"error"', b"event: error", b"event:error")
 
 
 class EventFramer:
@@ -48,7 +47,9 @@ class EventFramer:
             self.error = UpstreamFailedError(
                 f"stream event larger than {self._max_event_bytes} bytes"
             )
-        if complete and any(marker in complete for marker in ERROR_MARKERS):
+        if complete and (
+            b'"error"' in complete or b"event: error" in complete or b"event:error" in complete
+        ):
             return self._until_error(complete)
         return complete
 

@@ -7,7 +7,9 @@ import time
 
 import httpx
 import pytest
+from starlette.types import Message
 
+from gateway.body import BodyReader, BodyTimeoutError, BodyTooLargeError, ClientDisconnectedError
 from tests.unit.gateway.conftest import INFER_BODY, serving_gateway
 from tests.unit.mock_upstream.server import running_mock
 
@@ -66,3 +68,78 @@ async def test_a_body_over_the_limit_is_413_before_admission() -> None:
         )
     assert response.status_code == 413
     assert response.headers["connection"] == "close"
+
+
+async def stalled() -> Message:
+    """A receive that never returns: a client that stopped sending."""
+    await asyncio.Event().wait()
+    return {}
+
+
+async def test_a_read_past_the_deadline_raises_and_leaves_the_task_usable() -> None:
+    """The sweep ends a stalled read with BodyTimeoutError; the task is not left cancelled."""
+    reader = BodyReader(0.2)
+    reader.start()
+
+    async def read() -> int:
+        with pytest.raises(BodyTimeoutError):
+            await reader.read(stalled)
+        await asyncio.sleep(0)  # still runs: the cancel was consumed
+        task = asyncio.current_task()
+        return task.cancelling() if task else -1
+
+    started = time.perf_counter()
+    cancelling = await asyncio.create_task(read())
+    waited = time.perf_counter() - started
+    await reader.stop()
+    assert cancelling == 0
+    assert 0.2 <= waited < 0.5
+
+
+async def test_a_cancelled_read_is_not_taken_for_a_timeout() -> None:
+    """Cancelling a request mid-body (shutdown) stays a cancellation, not a 408."""
+    reader = BodyReader(10.0)
+    reader.start()
+
+    task = asyncio.create_task(reader.read(stalled))
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await reader.stop()
+
+
+@pytest.mark.parametrize(
+    ("messages", "outcome"),
+    [
+        pytest.param([{"type": "http.disconnect"}], ClientDisconnectedError, id="gone"),
+        pytest.param(
+            [{"type": "http.request", "body": b"x" * (4 * 1024 * 1024), "more_body": True}] * 3,
+            BodyTooLargeError,
+            id="too-large",
+        ),
+        pytest.param(
+            [
+                {"type": "http.request", "body": b"ab", "more_body": True},
+                {"type": "http.request", "body": b"cd"},
+            ],
+            b"abcd",
+            id="two-parts",
+        ),
+    ],
+)
+async def test_bodies_are_read_whole_or_refused(
+    messages: list[Message], outcome: bytes | type[Exception]
+) -> None:
+    """Parts are joined; a body past 8 MiB or a client that left raise their errors."""
+    queue = list(messages)
+
+    async def receive() -> Message:
+        return queue.pop(0)
+
+    reader = BodyReader(5.0)
+    if isinstance(outcome, bytes):
+        assert await reader.read(receive) == outcome
+    else:
+        with pytest.raises(outcome):
+            await reader.read(receive)

@@ -26,6 +26,8 @@ DRAINING_MESSAGE = "gateway is shutting down, retry on another instance"
 CLIENT_CLOSED = 499
 """Logged when the client left before its body was complete (nginx's code; never sent)."""
 CLOSE = [(b"connection", b"close")]
+SAFE_ID_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
+MAX_ID_LENGTH = 64
 
 
 class Admission:
@@ -40,10 +42,6 @@ class Admission:
 
     def start_draining(self) -> None:
         self.draining = True
-
-
-SAFE_ID_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
-MAX_ID_LENGTH = 64
 
 
 def _incoming_request_id(scope: Scope) -> str:
@@ -98,7 +96,7 @@ class RequestMiddleware:
                 ]
             await send(message)
 
-        if not path.startswith(API_PREFIX):  # probes and metrics: never refused, never counted
+        if not path.startswith(API_PREFIX):  # probes, metrics, docs: never shed, never counted
             if self.auth.protects(path) and not self.auth.allows(scope["headers"]):
                 await _unauthorized(send_with_id, request_id)
             else:

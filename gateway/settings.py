@@ -63,6 +63,12 @@ class GatewaySettings(BaseSettings):
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("gateway_api_keys", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`GATEWAY_API_KEYS=` (as `${GATEWAY_API_KEYS:-}` in a compose file gives) asks none."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("gateway_api_keys")
     @classmethod
     def _usable_keys(cls, value: SecretStr | None) -> SecretStr | None:

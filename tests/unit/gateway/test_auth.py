@@ -129,6 +129,13 @@ def test_bad_key_settings_stop_the_start(
     assert named in str(caught.value)
 
 
+@pytest.mark.parametrize("value", ["", "  "], ids=["empty", "blank"])
+def test_an_empty_key_list_means_no_keys(env: pytest.MonkeyPatch, value: str) -> None:
+    """GATEWAY_API_KEYS set but empty (a compose default) asks no key, as unset does."""
+    env.setenv("GATEWAY_API_KEYS", value)
+    assert load_settings().client_keys() == ()
+
+
 def test_keys_are_read_from_a_comma_separated_list(env: pytest.MonkeyPatch) -> None:
     """Keys are split on commas, trimmed, and kept secret in the settings' repr."""
     env.setenv("GATEWAY_API_KEYS", " key-one-123 ,key-two-456,")

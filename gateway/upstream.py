@@ -180,6 +180,8 @@ class UpstreamClient:
             raise UpstreamFailedError("upstream body is not JSON") from exc
         if not isinstance(body, dict):
             raise UpstreamFailedError("upstream body is not a JSON object")
+        if body.get("error") is not None:  # a 200 carrying an error: its text is the provider's
+            raise UpstreamFailedError("upstream error object in a 200 answer")
         return body, elapsed
 
     @asynccontextmanager

@@ -208,6 +208,18 @@ async def test_cost_fields_within_the_caps_pass_through() -> None:
 PROVIDER_SECRET = "acct 7731 over quota, key sk-live-provider-internal"
 
 
+async def test_an_error_object_in_a_200_answer_is_mapped() -> None:
+    """A 200 whose body is an error object is a 502 without the provider's text."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"error": {"message": PROVIDER_SECRET}})
+
+    async with gateway_client(upstream(handler)) as client:
+        response = await client.post("/v1/chat/completions", json={**CHAT, "temperature": 0})
+    assert response.status_code == 502
+    assert "quota" not in response.text and "sk-live" not in response.text
+
+
 @pytest.mark.parametrize(
     "event",
     [

@@ -15,6 +15,8 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.accesslog import AccessLog
+from gateway.auth import ClientAuth
+from gateway.body import BodyReader
 from gateway.cache import ResponseCache
 from gateway.completions import CompletionService
 from gateway.errors import GatewayError
@@ -62,6 +64,7 @@ def create_app(
         access_stream or sys.stdout, enabled=settings.log_level in ("DEBUG", "INFO")
     )
     admission = Admission(settings.max_concurrency, metrics)
+    bodies = BodyReader(settings.request_body_timeout_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,10 +83,11 @@ def create_app(
             metrics.watch_pool(lambda: pool.in_use, lambda: pool.idle_connections() or 0)
         app.state.gateway = state
         access_log.start()
+        bodies.start()
         log.info(
             "gateway started model=%s upstream=%s cache=%s max_concurrency=%d pool=%d",
             settings.target_model,
-            settings.upstream_base_url,
+            settings.upstream_for_log(),
             "on" if state.cache.enabled else "off",
             settings.max_concurrency,
             settings.upstream_max_connections,
@@ -92,6 +96,7 @@ def create_app(
             yield
         finally:
             admission.start_draining()
+            await bodies.stop()
             await access_log.stop()
             await state.upstream.aclose()
             await state.cache.aclose()
@@ -102,7 +107,12 @@ def create_app(
     app.state.admission = admission
     app.add_middleware(HotPath, state=lambda: app.state.gateway)
     app.add_middleware(
-        RequestMiddleware, metrics=metrics, admission=admission, access_log=access_log
+        RequestMiddleware,
+        metrics=metrics,
+        admission=admission,
+        access_log=access_log,
+        auth=ClientAuth.from_settings(settings),
+        bodies=bodies,
     )
     document_hot_paths(app)
 

@@ -8,9 +8,10 @@ idle ones age out). TLS works as asyncio provides it. Streams stay on aiohttp
 (`gateway.transport`), and so does the pool accounting: slots are taken by the caller.
 
 Failures are `H1Error`s whose `kind` says what happened: `connect`, `connect_timeout`,
-`read_timeout`, or `protocol` (the answer was malformed or the connection closed before it was
-complete). A request cancelled by its caller closes its connection, which is how the provider
-learns that nobody is waiting.
+`read_timeout`, `too_large` (the body passed `max_body_bytes`: the connection is dropped at once,
+so a bad provider cannot grow the gateway's memory), or `protocol` (the answer was malformed or
+the connection closed before it was complete). A request cancelled by its caller closes its
+connection, which is how the provider learns that nobody is waiting.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from typing import Literal, cast
 
 import httptools
 
-ErrorKind = Literal["connect", "connect_timeout", "read_timeout", "protocol"]
+ErrorKind = Literal["connect", "connect_timeout", "read_timeout", "too_large", "protocol"]
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 class H1Error(Exception):
@@ -34,8 +36,10 @@ class H1Error(Exception):
 class _Connection(asyncio.Protocol):
     """One connection; `answer` is the future of the exchange in progress."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_body_bytes: int) -> None:
         self.transport: asyncio.Transport | None = None
+        self.max_body_bytes = max_body_bytes
+        self.size = 0
         self.parser = httptools.HttpResponseParser(self)
         self.answer: asyncio.Future[bool] | None = None
         self.retry_after: str | None = None
@@ -65,6 +69,11 @@ class _Connection(asyncio.Protocol):
             self.retry_after = value.decode("latin-1")
 
     def on_body(self, body: bytes) -> None:
+        self.size += len(body)
+        if self.size > self.max_body_bytes:
+            self._fail(H1Error("too_large", f"answer larger than {self.max_body_bytes} bytes"))
+            self.close()
+            return
         self.body.append(body)
 
     def on_message_complete(self) -> None:
@@ -73,7 +82,7 @@ class _Connection(asyncio.Protocol):
 
     # the exchange
     def send(self, data: bytes, answer: asyncio.Future[bool]) -> None:
-        self.answer, self.retry_after, self.body = answer, None, []
+        self.answer, self.retry_after, self.body, self.size = answer, None, [], 0
         assert self.transport is not None
         self.transport.write(data)
 
@@ -103,8 +112,10 @@ class H1Pool:
         port: int,
         max_keepalive: int,
         keepalive_s: float = 15.0,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         self._host, self._port = host, port
+        self._max_body_bytes = max_body_bytes
         self._ssl = ssl.create_default_context() if scheme == "https" else None
         self._idle: list[_Connection] = []
         self._max_keepalive = max_keepalive
@@ -164,7 +175,7 @@ class H1Pool:
     async def _connect(self, timeout: float | None) -> _Connection:
         loop = asyncio.get_running_loop()
         opening = loop.create_connection(
-            _Connection,
+            lambda: _Connection(self._max_body_bytes),
             self._host,
             self._port,
             ssl=self._ssl,

@@ -1,4 +1,4 @@
-"""Pure-ASGI middleware: request ids, admission (shedding, draining), a log line a request."""
+"""Pure-ASGI middleware: request ids, client keys, bodies, admission, a log line a request."""
 
 from __future__ import annotations
 
@@ -9,12 +9,25 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.accesslog import AccessLog
+from gateway.auth import UNAUTHORIZED_MESSAGE, ClientAuth
+from gateway.body import (
+    MAX_BODY_BYTES,
+    BodyReader,
+    BodyTimeoutError,
+    BodyTooLargeError,
+    ClientDisconnectedError,
+)
 from gateway.errors import OverloadedError
 from gateway.metrics import GatewayMetrics
 
 API_PREFIX = "/v1/"
 KNOWN_ROUTES = frozenset({"/v1/infer", "/v1/chat/completions"})
 DRAINING_MESSAGE = "gateway is shutting down, retry on another instance"
+CLIENT_CLOSED = 499
+"""Logged when the client left before its body was complete (nginx's code; never sent)."""
+CLOSE = [(b"connection", b"close")]
+SAFE_ID_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
+MAX_ID_LENGTH = 64
 
 
 class Admission:
@@ -32,22 +45,35 @@ class Admission:
 
 
 def _incoming_request_id(scope: Scope) -> str:
-    for name, value in scope.get("headers", []):
-        if name == b"x-request-id" and 0 < len(value) <= 128:
-            return str(value.decode("latin-1"))
+    """The client's X-Request-ID if it is [A-Za-z0-9._-]{1,64}, else a new one: it goes into
+    log lines as is, so anything else (spaces, `=`, newlines) could forge their fields."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            if 0 < len(value) <= MAX_ID_LENGTH and not value.translate(None, SAFE_ID_BYTES):
+                return str(value.decode("ascii"))
+            break
     return uuid.uuid4().hex
 
 
 class RequestMiddleware:
-    """Assigns a request id, refuses API requests beyond capacity or while draining, logs each."""
+    """Assigns a request id, checks the client's key, reads the body, refuses API requests
+    beyond capacity or while draining, and logs each."""
 
     def __init__(
-        self, app: ASGIApp, metrics: GatewayMetrics, admission: Admission, access_log: AccessLog
+        self,
+        app: ASGIApp,
+        metrics: GatewayMetrics,
+        admission: Admission,
+        access_log: AccessLog,
+        auth: ClientAuth,
+        bodies: BodyReader,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.admission = admission
         self.access_log = access_log
+        self.auth = auth
+        self.bodies = bodies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,23 +96,16 @@ class RequestMiddleware:
                 ]
             await send(message)
 
-        if not path.startswith(API_PREFIX):  # probes and metrics: never refused, never counted
-            await self.app(scope, receive, send_with_id)
-            return
-        admission = self.admission
-        try:
-            if admission.draining:
-                self.metrics.refused_draining.inc()
-                await _refuse(send_with_id, request_id, DRAINING_MESSAGE, close=True)
-            elif admission.in_flight >= admission.max_concurrency:
-                self.metrics.shed.inc()
-                await _refuse(send_with_id, request_id, OverloadedError.public_message, close=False)
+        if not path.startswith(API_PREFIX):  # probes, metrics, docs: never shed, never counted
+            if self.auth.protects(path) and not self.auth.allows(scope["headers"]):
+                await _unauthorized(send_with_id, request_id)
             else:
-                admission.in_flight += 1
-                try:
-                    await self.app(scope, receive, send_with_id)
-                finally:
-                    admission.in_flight -= 1
+                await self.app(scope, receive, send_with_id)
+            return
+        try:
+            await self._serve_api(scope, receive, send_with_id, request_id)
+        except ClientDisconnectedError:
+            status = CLIENT_CLOSED
         finally:
             latency_ms = (time.perf_counter() - started) * 1000
             route = path if path in KNOWN_ROUTES else "/v1/other"
@@ -95,15 +114,58 @@ class RequestMiddleware:
                 request_id, scope["method"], route, status, latency_ms, state.get("cache", "-")
             )
 
+    async def _serve_api(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+        """Key, then the whole body (no slot held while it arrives), then admission."""
+        if self.auth.enabled and not self.auth.allows(scope["headers"]):
+            await _unauthorized(send, request_id)
+            return
+        try:
+            scope["state"]["body"] = await self.bodies.read(receive)
+        except BodyTimeoutError as exc:
+            await _answer(send, 408, {"error": str(exc), "request_id": request_id}, CLOSE)
+            return
+        except BodyTooLargeError:
+            detail = {"detail": f"body larger than {MAX_BODY_BYTES} bytes"}
+            await _answer(send, 413, detail, CLOSE)
+            return
+        admission = self.admission
+        if admission.draining:
+            self.metrics.refused_draining.inc()
+            await _refuse(send, request_id, DRAINING_MESSAGE, close=True)
+        elif admission.in_flight >= admission.max_concurrency:
+            self.metrics.shed.inc()
+            await _refuse(send, request_id, OverloadedError.public_message, close=False)
+        else:
+            admission.in_flight += 1
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                admission.in_flight -= 1
+
+
+async def _answer(
+    send: Send, status: int, body: object, headers: list[tuple[bytes, bytes]]
+) -> None:
+    data = orjson.dumps(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
+
+
+async def _unauthorized(send: Send, request_id: str) -> None:
+    body = {"error": UNAUTHORIZED_MESSAGE, "request_id": request_id}
+    await _answer(send, 401, body, [(b"www-authenticate", b"Bearer")])
+
 
 async def _refuse(send: Send, request_id: str, message: str, close: bool) -> None:
-    body = orjson.dumps({"error": message, "request_id": request_id})
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"retry-after", b"1"),
-    ]
-    if close:
-        headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": 503, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    headers = [(b"retry-after", b"1"), *(CLOSE if close else [])]
+    await _answer(send, 503, {"error": message, "request_id": request_id}, headers)

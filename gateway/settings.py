@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import (
     AnyHttpUrl,
@@ -13,10 +13,12 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+MIB = 1024 * 1024
 
 
 class GatewaySettings(BaseSettings):
@@ -45,11 +47,64 @@ class GatewaySettings(BaseSettings):
     host: str = "0.0.0.0"  # noqa: S104 - the gateway listens inside its container
     port: int = Field(default=8000, ge=1, le=65535)
     drain_seconds: PositiveFloat = 20.0
+    request_body_timeout_seconds: PositiveFloat = 5.0
+    """The most a client may take to send its request body (408 after it)."""
+    upstream_max_response_bytes: PositiveInt = 4 * MIB
+    upstream_max_event_bytes: PositiveInt = 1 * MIB
+    gateway_api_keys: SecretStr | None = None
+    """Comma-separated client keys; unset, the gateway asks for none."""
+    gateway_protect_metrics: bool | None = None
+    """Whether /metrics needs a key (by default: when keys are set)."""
+    gateway_protect_docs: bool | None = None
+    """Whether /docs and /openapi.json need a key (by default: when keys are set)."""
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("gateway_api_keys", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`GATEWAY_API_KEYS=` (as `${GATEWAY_API_KEYS:-}` in a compose file gives) asks none."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("gateway_api_keys")
+    @classmethod
+    def _usable_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        keys = _split_keys(value.get_secret_value())
+        if not keys:
+            raise ValueError("no key in the list (comma-separated keys expected)")
+        if any(char.isspace() for key in keys for char in key):
+            raise ValueError("a key contains whitespace")
+        return value
+
+    @model_validator(mode="after")
+    def _protection_needs_keys(self) -> Self:
+        if self.gateway_api_keys is None:
+            for name in ("gateway_protect_metrics", "gateway_protect_docs"):
+                if getattr(self, name):
+                    raise ValueError(f"{name.upper()} needs GATEWAY_API_KEYS")
+        return self
+
+    def client_keys(self) -> tuple[str, ...]:
+        """The client keys, in order; empty when the gateway asks for none."""
+        if self.gateway_api_keys is None:
+            return ()
+        return _split_keys(self.gateway_api_keys.get_secret_value())
+
+    def upstream_for_log(self) -> str:
+        """The provider URL without userinfo, query or fragment: safe for a log line."""
+        url = self.upstream_base_url
+        default_port = 443 if url.scheme == "https" else 80
+        port = "" if url.port in (None, default_port) else f":{url.port}"
+        return f"{url.scheme}://{url.host}{port}{url.path or ''}"
+
+
+def _split_keys(raw: str) -> tuple[str, ...]:
+    return tuple(key.strip() for key in raw.split(",") if key.strip())
 
 
 class SettingsError(Exception):
@@ -69,7 +124,11 @@ def load_settings() -> GatewaySettings:
         return GatewaySettings()
     except ValidationError as exc:
         problems = [
-            f"{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            ": ".join(
+                part
+                for part in (".".join(str(p) for p in error["loc"]).upper(), error["msg"])
+                if part
+            )
             for error in exc.errors(include_input=False, include_url=False)
         ]
         raise SettingsError(problems) from None

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Callable
 import aiohttp
 import httpx
 
-from gateway.h1 import H1Error, H1Pool
+from gateway.h1 import DEFAULT_MAX_BODY_BYTES, H1Error, H1Pool
 
 # Hop-by-hop and length headers that aiohttp sets itself.
 _SKIPPED_HEADERS = frozenset({"host", "content-length", "connection", "transfer-encoding"})
@@ -45,8 +45,14 @@ def _translate(exc: BaseException, request: httpx.Request, reading: bool) -> htt
     return httpx.ConnectError(message, request=request)
 
 
+class AnswerTooLargeError(httpx.RemoteProtocolError):
+    """The provider's answer was larger than the transport accepts."""
+
+
 def _translate_lean(exc: H1Error, request: httpx.Request) -> httpx.TransportError:
     message = str(exc)
+    if exc.kind == "too_large":
+        return AnswerTooLargeError(message, request=request)
     if exc.kind == "connect_timeout":
         return httpx.ConnectTimeout(message, request=request)
     if exc.kind == "read_timeout":
@@ -79,10 +85,17 @@ class _ResponseStream(httpx.AsyncByteStream):
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
-    def __init__(self, max_connections: int, max_keepalive: int, keepalive_s: float = 15.0) -> None:
+    def __init__(
+        self,
+        max_connections: int,
+        max_keepalive: int,
+        keepalive_s: float = 15.0,
+        max_answer_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ) -> None:
         self.max_connections = max_connections
         self._max_keepalive = max_keepalive
         self._keepalive_s = keepalive_s
+        self._max_answer_bytes = max_answer_bytes
         self._slots = asyncio.Semaphore(max_connections)
         self._session: aiohttp.ClientSession | None = None
         self._lean: dict[tuple[str, str, int], H1Pool] = {}
@@ -182,7 +195,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         key = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
         pool = self._lean.get(key)
         if pool is None:
-            pool = self._lean[key] = H1Pool(*key, self._max_keepalive, self._keepalive_s)
+            pool = self._lean[key] = H1Pool(
+                *key, self._max_keepalive, self._keepalive_s, self._max_answer_bytes
+            )
         return pool
 
     def _head(self, pool: H1Pool, url: httpx.URL, headers: list[tuple[str, str]]) -> bytes:
@@ -201,7 +216,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         timeouts: dict[str, float | None],
     ) -> tuple[int, str | None, bytes]:
         """POST and read the whole answer: (status, Retry-After, body), through the lean client.
-        `request` names the call (its URL is used, its headers and body are not)."""
+        `request` names the call (its URL is used, its headers and body are not). An answer past
+        `max_answer_bytes` raises `AnswerTooLargeError`."""
         pool = self._lean_pool(request.url)
         head = self._head(pool, request.url, headers)
         release = await self._take_slot(request, timeouts.get("pool"))

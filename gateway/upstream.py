@@ -12,6 +12,7 @@ httpx transport (`MockTransport`, `ASGITransport`). Every failure is translated 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,22 +30,30 @@ from gateway.errors import (
     encode_json,
 )
 from gateway.settings import GatewaySettings
-from gateway.transport import AiohttpTransport
+from gateway.sse import EventFramer
+from gateway.transport import AiohttpTransport, AnswerTooLargeError
 
 CHAT_COMPLETIONS_PATH = "/v1/chat/completions"
+MAX_RETRY_AFTER_S = 3600
 
 
 def _retry_after(raw: str | None) -> int:
-    """The provider's Retry-After in whole seconds (at least 1), defaulting to 1."""
+    """The provider's Retry-After in whole seconds, clamped to 1..`MAX_RETRY_AFTER_S`; 1 when
+    it is not a number (`inf` used to crash the request, `1e300` to send 301 digits on)."""
     try:
-        return max(1, round(float(raw or "")))
+        seconds = float(raw or "")
     except ValueError:
         return 1
+    if not math.isfinite(seconds):
+        return 1
+    return min(MAX_RETRY_AFTER_S, max(1, round(seconds)))
 
 
 def _translate(exc: httpx.HTTPError) -> GatewayError:
     if isinstance(exc, httpx.PoolTimeout):
         return PoolExhaustedError("upstream pool timeout", retry_after=1)
+    if isinstance(exc, AnswerTooLargeError):
+        return UpstreamFailedError(str(exc))
     if isinstance(exc, httpx.TimeoutException):
         return UpstreamTimeoutError(type(exc).__name__)
     return UpstreamFailedError(type(exc).__name__)
@@ -67,8 +76,12 @@ class UpstreamClient:
         base_url: str,
         headers: dict[str, str],
         timeout: httpx.Timeout,
+        max_answer_bytes: int,
+        max_event_bytes: int,
     ) -> None:
         self._transport = transport
+        self._max_answer_bytes = max_answer_bytes
+        self._max_event_bytes = max_event_bytes
         self._url = httpx.URL(base_url.rstrip("/") + CHAT_COMPLETIONS_PATH)
         self._headers = httpx.Headers(headers)
         self._header_list = list(headers.items())
@@ -85,7 +98,9 @@ class UpstreamClient:
     ) -> UpstreamClient:
         if transport is None:
             transport = AiohttpTransport(
-                settings.upstream_max_connections, settings.upstream_max_keepalive
+                settings.upstream_max_connections,
+                settings.upstream_max_keepalive,
+                max_answer_bytes=settings.upstream_max_response_bytes,
             )
         timeout = httpx.Timeout(
             connect=settings.upstream_connect_timeout,
@@ -100,7 +115,14 @@ class UpstreamClient:
             "Accept": "application/json, text/event-stream",
             "Accept-Encoding": "identity",
         }
-        return cls(transport, str(settings.upstream_base_url), headers, timeout)
+        return cls(
+            transport,
+            str(settings.upstream_base_url),
+            headers,
+            timeout,
+            max_answer_bytes=settings.upstream_max_response_bytes,
+            max_event_bytes=settings.upstream_max_event_bytes,
+        )
 
     async def aclose(self) -> None:
         await self._transport.aclose()
@@ -122,12 +144,21 @@ class UpstreamClient:
                 return await self.pool.post(self._name, self._header_list, body, self._timeouts)
             response = await self._transport.handle_async_request(self._request(payload))
             try:
-                content = await response.aread()
+                content = await self._read_bounded(response)
             finally:
                 await response.aclose()
             return response.status_code, response.headers.get("retry-after"), content
         except httpx.HTTPError as exc:
             raise _translate(exc) from exc
+
+    async def _read_bounded(self, response: httpx.Response) -> bytes:
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self._max_answer_bytes:
+                raise UpstreamFailedError(f"answer larger than {self._max_answer_bytes} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def _send(self, payload: dict[str, Any]) -> httpx.Response:
         try:
@@ -149,13 +180,15 @@ class UpstreamClient:
             raise UpstreamFailedError("upstream body is not JSON") from exc
         if not isinstance(body, dict):
             raise UpstreamFailedError("upstream body is not a JSON object")
+        if body.get("error") is not None:  # a 200 carrying an error: its text is the provider's
+            raise UpstreamFailedError("upstream error object in a 200 answer")
         return body, elapsed
 
     @asynccontextmanager
     async def stream_chat_completion(
         self, payload: dict[str, Any]
     ) -> AsyncIterator[AsyncIterator[bytes]]:
-        """Open a streamed completion; yields its raw bytes as they arrive.
+        """Open a streamed completion; yields its whole events as they arrive.
 
         Errors before the first byte (status, connect) raise `GatewayError`; leaving the context
         closes the upstream response, which cancels the provider's work if it was not finished.
@@ -165,15 +198,25 @@ class UpstreamClient:
             error = _status_error(response.status_code, response.headers.get("retry-after"))
             if error is not None:
                 raise error
-            yield _translated(response.aiter_raw())
+            yield _events(response.aiter_raw(), EventFramer(self._max_event_bytes))
         finally:
             await response.aclose()
 
 
-async def _translated(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """The stream's bytes, with transport failures mid-stream turned into `GatewayError`."""
+async def _events(chunks: AsyncIterator[bytes], framer: EventFramer) -> AsyncIterator[bytes]:
+    """The stream's whole events; transport failures mid-stream, error events and events past
+    the bound raise `GatewayError`."""
     try:
         async for chunk in chunks:
-            yield chunk
+            events = framer.feed(chunk)
+            if events:
+                yield events
+            if framer.error is not None:
+                raise framer.error
     except httpx.HTTPError as exc:
         raise _translate(exc) from exc
+    rest = framer.rest()
+    if rest:
+        yield rest
+    if framer.error is not None:
+        raise framer.error

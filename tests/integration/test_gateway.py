@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import uuid
@@ -19,6 +20,7 @@ from harness.stack import GatewayStack
 from tests.integration.conftest import TOKEN, leftovers, make_stack
 
 CHAT = "/v1/chat/completions"
+GATEWAY_KEY = "lg-client-key-7c1d"
 
 
 def chat_body(text: str, **extra: object) -> dict[str, object]:
@@ -249,3 +251,47 @@ def test_sigterm_under_load_completes_in_flight_requests_and_exits_0(
     assert not state["OOMKilled"]
     assert exited_after < 10  # drained in ~1.5 s + stream time, far below the 20 s drain budget
     assert leftovers(engine, stack.config.run_id) == []
+
+
+def stall_upload(port: int) -> socket.socket:
+    """A raw client that announces 1,000 body bytes, sends one, then stalls."""
+    client = socket.create_connection(("127.0.0.1", port), timeout=10)
+    client.sendall(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer "
+        + GATEWAY_KEY.encode()
+        + b"\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+    )
+    return client
+
+
+def test_client_keys_and_stalled_uploads_in_the_production_image(
+    engine: DockerEngine, images: StackImages, services: tuple[ServiceSpec, ServiceSpec]
+) -> None:
+    """With keys set, callers need one and the probes stay open; two stalled uploads with
+    MAX_CONCURRENCY=2 lock nobody out and get 408 after the body timeout."""
+    hardened = make_stack(
+        engine,
+        images,
+        services,
+        GATEWAY_API_KEYS=f"other-key-0000,{GATEWAY_KEY}",
+        MAX_CONCURRENCY="2",
+        REQUEST_BODY_TIMEOUT_SECONDS="1",
+    )
+    with hardened, httpx.Client(base_url=hardened.gateway_url, timeout=10) as client:
+        anonymous = client.post(CHAT, json=chat_body("no key"))
+        metrics = client.get("/metrics")
+        ready = client.get("/ready")
+        port = httpx.URL(hardened.gateway_url).port
+        assert port is not None
+        stalled = [stall_upload(port) for _ in range(2)]
+        try:
+            time.sleep(0.3)
+            keyed = client.post(CHAT, json=chat_body("key"), headers={"x-api-key": GATEWAY_KEY})
+            answers = [sock.recv(4096) for sock in stalled]
+        finally:
+            for sock in stalled:
+                sock.close()
+    assert (anonymous.status_code, metrics.status_code, ready.status_code) == (401, 401, 200)
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert keyed.status_code == 200
+    assert all(answer.startswith(b"HTTP/1.1 408 ") for answer in answers)

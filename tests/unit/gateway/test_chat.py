@@ -158,3 +158,115 @@ async def test_lone_surrogates_are_a_422() -> None:
             "/v1/chat/completions", content=body, headers={"content-type": "application/json"}
         )
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        pytest.param({"max_completion_tokens": 10**9}, "max_completion_tokens", id="completion"),
+        pytest.param({"max_tokens": 4097}, "max_tokens", id="max-tokens"),
+        pytest.param({"max_tokens": 10**30}, "max_tokens", id="max-tokens-past-64-bits"),
+        pytest.param({"n": 128}, "n", id="n"),
+        pytest.param({"best_of": 20}, "best_of", id="best-of"),
+        pytest.param({"min_tokens": 10**6}, "min_tokens", id="min-tokens"),
+        pytest.param({"n": 0}, "n", id="n-zero"),
+    ],
+)
+async def test_every_field_that_multiplies_cost_is_capped(
+    extra: dict[str, object], field: str
+) -> None:
+    """Output length and choice counts past the caps are a 422 naming the field, never sent."""
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(200, json=completion())
+
+    async with gateway_client(upstream(handler)) as client:
+        response = await client.post("/v1/chat/completions", json={**CHAT, **extra})
+    assert response.status_code == 422
+    assert [error["loc"] for error in response.json()["detail"]] == [["body", field]]
+    assert calls == 0
+
+
+async def test_cost_fields_within_the_caps_pass_through() -> None:
+    """Allowed values of the capped fields reach the provider unchanged."""
+    sent: list[dict[str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, json=completion())
+
+    extra = {"max_completion_tokens": 4096, "n": 8, "best_of": 8, "min_tokens": 1}
+    async with gateway_client(upstream(handler)) as client:
+        response = await client.post("/v1/chat/completions", json={**CHAT, **extra})
+    assert response.status_code == 200
+    assert sent[0] == {**CHAT, **extra, "model": "gpt-4o-mini"}
+
+
+PROVIDER_SECRET = "acct 7731 over quota, key sk-live-provider-internal"
+
+
+async def test_an_error_object_in_a_200_answer_is_mapped() -> None:
+    """A 200 whose body is an error object is a 502 without the provider's text."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"error": {"message": PROVIDER_SECRET}})
+
+    async with gateway_client(upstream(handler)) as client:
+        response = await client.post("/v1/chat/completions", json={**CHAT, "temperature": 0})
+    assert response.status_code == 502
+    assert "quota" not in response.text and "sk-live" not in response.text
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param(
+            b'data: {"error": {"message": "' + PROVIDER_SECRET.encode() + b'"}}\n\n', id="openai"
+        ),
+        pytest.param(
+            b"event: error\r\ndata: " + PROVIDER_SECRET.encode() + b"\r\n\r\n", id="event-error"
+        ),
+    ],
+)
+async def test_error_events_in_a_stream_are_mapped(event: bytes) -> None:
+    """A provider's error event mid-stream becomes the gateway's own; its text stays out."""
+    first = b'data: {"choices": [{"delta": {"content": "error \\"error\\""}}]}\n\n'
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        chunks = [first, event[:20], event[20:], b"data: [DONE]\n\n"]
+        return httpx.Response(200, stream=_Chunks(chunks))
+
+    async with gateway_client(upstream(handler)) as client:
+        response = await client.post("/v1/chat/completions", json={**CHAT, "stream": True})
+    events = [line[6:] for line in response.text.splitlines() if line.startswith("data: ")]
+    assert events[0] == first.decode()[6:-2]
+    assert json.loads(events[-1])["error"]["message"] == "upstream provider failed"
+    assert len(events) == 2  # the stream ends at the error
+    assert "quota" not in response.text and "sk-live" not in response.text
+
+
+async def test_a_stream_event_past_the_bound_ends_the_stream() -> None:
+    """An event that never ends is not buffered past UPSTREAM_MAX_EVENT_BYTES."""
+    endless = [b'data: {"choices": []}\n\n', b"data: ", *[b"x" * 4096] * 64]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=_Chunks(endless))
+
+    async with gateway_client(upstream(handler), upstream_max_event_bytes=65536) as client:
+        response = await client.post("/v1/chat/completions", json={**CHAT, "stream": True})
+    events = [line[6:] for line in response.text.splitlines() if line.startswith("data: ")]
+    assert events[0] == '{"choices": []}'
+    assert json.loads(events[-1])["error"]["message"] == "upstream provider failed"
+    assert len(response.content) < 1000
+
+
+class _Chunks(httpx.AsyncByteStream):
+    def __init__(self, chunks: list[bytes]) -> None:
+        self._chunks = chunks
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self._chunks:
+            yield chunk

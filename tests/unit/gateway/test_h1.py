@@ -170,3 +170,24 @@ def run_on_uvloop(test: Callable[[], Awaitable[None]]) -> None:
 def test_works_on_uvloop_as_the_gateway_serves() -> None:
     """The gateway runs on uvloop (whose transports are not asyncio's classes): same answers."""
     run_on_uvloop(test_answers_are_read_whole_and_connections_kept_alive)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000, id="length"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"400\r\n" + b"x" * 1024,
+            id="chunked-unfinished",
+        ),
+    ],
+)
+@pytest.mark.anyio
+async def test_an_answer_past_the_limit_is_refused(answer: bytes) -> None:
+    """A body past `max_body_bytes` fails at once as `too_large`; the connection is dropped."""
+    async with raw_server(answer) as port:
+        pool = H1Pool("http", "127.0.0.1", port, 4, max_body_bytes=1000)
+        with pytest.raises(H1Error) as caught:
+            await pool.post(pool.head("/", HEADERS), BODY, 1.0, 1.0)
+        assert pool.idle == 0
+    assert caught.value.kind == "too_large"

@@ -202,3 +202,89 @@ async def test_malformed_upstream_answers_are_502(body: bytes) -> None:
     async with gateway_client(upstream(handler)) as client:
         response = await client.post("/v1/infer", json=INFER_BODY)
     assert response.status_code == 502
+
+
+@pytest.mark.parametrize(
+    ("raw", "sent"),
+    [
+        pytest.param("7", "7", id="seconds"),
+        pytest.param("2.6", "3", id="fraction"),
+        pytest.param("inf", "1", id="infinity"),
+        pytest.param("nan", "1", id="nan"),
+        pytest.param("1e300", "3600", id="huge"),
+        pytest.param("86400", "3600", id="a-day"),
+        pytest.param("-5", "1", id="negative"),
+        pytest.param("Wed, 21 Oct 2015 07:28:00 GMT", "1", id="http-date"),
+    ],
+)
+async def test_provider_retry_after_is_clamped(raw: str, sent: str) -> None:
+    """The provider's Retry-After reaches the client as 1..3600 whole seconds, whatever it was."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429, headers={"retry-after": raw})
+
+    async with gateway_client(upstream(handler)) as client:
+        response = await client.post("/v1/infer", json=INFER_BODY)
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == sent
+
+
+async def test_an_oversized_provider_answer_is_502() -> None:
+    """An answer past UPSTREAM_MAX_RESPONSE_BYTES is refused as a provider failure."""
+    big = json.dumps(completion("x" * 70_000)).encode()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=big)
+
+    async with gateway_client(upstream(handler), upstream_max_response_bytes=65536) as client:
+        response = await client.post("/v1/infer", json=INFER_BODY)
+    assert response.status_code == 502
+
+
+async def test_an_oversized_answer_over_the_real_pool_is_502() -> None:
+    """Through the lean client too, an answer past the limit is a 502, not a growing buffer."""
+    async with (
+        running_mock(latency_ms=0, completion_tokens=4000) as url,
+        gateway_client(None, upstream_base_url=url, upstream_max_response_bytes=4096) as client,
+    ):
+        body = {**INFER_BODY, "max_output_tokens": 4000}
+        response = await client.post("/v1/infer", json=body)
+    assert response.status_code == 502
+
+
+BIG = "y" * 8_000_000
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        pytest.param(json.dumps({"turns": BIG}), ["body", "turns"], id="string-for-a-list"),
+        pytest.param(json.dumps({**INFER_BODY, "surprise": BIG}), ["body", "surprise"], id="extra"),
+        pytest.param('{"turns": "' + BIG, ["body"], id="not-json"),
+    ],
+)
+async def test_a_422_echoes_only_an_excerpt_of_the_input(body: str, loc: list[object]) -> None:
+    """An invalid 8 MB body gets a short 422: field path, message and an input cut to 100."""
+    async with gateway_client(upstream(lambda r: httpx.Response(200, json=completion()))) as client:
+        response = await client.post(
+            "/v1/infer", content=body, headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 422
+    assert len(response.content) < 1000
+    (error,) = response.json()["detail"]
+    assert error["loc"] == loc
+    assert error["msg"]
+    assert len(error["input"]) <= 101
+    assert error["input"].startswith(body[:50] if loc == ["body"] else "y" * 50)
+
+
+async def test_a_422_with_many_errors_stays_short() -> None:
+    """Thousands of errors in one body are reported as the first few, each input cut short."""
+    turns = [{"role": "robot", "text": "z" * 1000} for _ in range(512)]
+    async with gateway_client(upstream(lambda r: httpx.Response(200, json=completion()))) as client:
+        response = await client.post("/v1/infer", json={"turns": turns})
+    detail = response.json()["detail"]
+    assert response.status_code == 422
+    assert len(response.content) < 5000
+    assert 1 <= len(detail) <= 10
+    assert all(len(json.dumps(error.get("input"))) <= 120 for error in detail)

@@ -137,3 +137,48 @@ async def test_one_access_line_per_request() -> None:
     assert len(lines) == 3
     assert all("id=abc123 method=POST path=/v1/infer status=200" in line for line in lines)
     assert all(line.endswith("cache=bypass") for line in lines)
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        pytest.param("abc status=200 cache=hit", id="forged-fields"),
+        pytest.param("abc\nts=1 level=INFO msg=forged", id="newline"),
+        pytest.param("x" * 65, id="too-long"),
+        pytest.param("caf\u00e9", id="not-ascii"),
+    ],
+)
+async def test_unsafe_request_ids_are_replaced(given: str) -> None:
+    """An X-Request-ID outside [A-Za-z0-9._-]{1,64} is replaced by a generated id everywhere."""
+    access = io.StringIO()
+    async with gateway_client(upstream(ok), access_stream=access) as client:
+        headers = [(b"x-request-id", given.encode("latin-1"))]
+        response = await client.post("/v1/infer", json=INFER_BODY, headers=headers)
+    (line,) = access.getvalue().splitlines()
+    generated = response.headers["x-request-id"]
+    assert generated != given and len(generated) == 32
+    assert f"id={generated} method=POST path=/v1/infer status=200" in line
+    assert "forged" not in line and "status=200 cache=hit" not in line.split("method=")[0]
+
+
+async def test_safe_request_ids_are_kept() -> None:
+    """A request id of the safe alphabet and length comes back and is logged as given."""
+    given = "trace-01.A_b" + "9" * 52
+    access = io.StringIO()
+    async with gateway_client(upstream(ok), access_stream=access) as client:
+        response = await client.post("/v1/infer", json=INFER_BODY, headers={"x-request-id": given})
+    assert response.headers["x-request-id"] == given
+    assert f"id={given} " in access.getvalue()
+
+
+async def test_the_upstream_url_is_logged_without_credentials(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The start-up line names the provider without its userinfo or query string."""
+    caplog.set_level(logging.INFO, logger="gateway")
+    url = "http://svc:hunter2@provider.test:8443/base?api_key=sk-query-secret#frag"
+    async with gateway_client(upstream(ok), upstream_base_url=url):
+        pass
+    assert "upstream=http://provider.test:8443/base " in caplog.text
+    assert "hunter2" not in caplog.text and "sk-query-secret" not in caplog.text
+    assert "svc" not in caplog.text

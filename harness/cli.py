@@ -145,6 +145,12 @@ def _add_load_options(
         help="the contract to drive: infer (POST /v1/infer) or openai (POST /v1/chat/completions);"
         " default: the scenario's",
     )
+    add(
+        "--model",
+        metavar="NAME",
+        help="with --protocol openai: the model every body names (default: the one the target's"
+        " GET /v1/models lists, or the mock provider's); ignored with --protocol infer",
+    )
     add("--stream", action="store_true", help="with --protocol openai: streamed answers (SSE)")
     add(
         "--processes",
@@ -424,6 +430,7 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
         gateway_image=getattr(args, "gateway_image", None),
         gateway_build=getattr(args, "gateway_build", None),
         ready_path=getattr(args, "ready_path", "/ready"),
+        model=args.model,
     )
 
 

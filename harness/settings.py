@@ -51,3 +51,5 @@ class RunSettings:
     ready_path: str = "/ready"
     processes: int = 1
     """Load generator processes."""
+    model: str | None = None
+    """The model OpenAI bodies name: `--model`, or what `harness.models.resolve_model` chose."""

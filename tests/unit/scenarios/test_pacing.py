@@ -70,9 +70,7 @@ def test_schedule_refuses_a_rate_of_zero() -> None:
     [(10.25, (270.0, 250.0)), (10.0, (20.0, 0.0)), (9.9999, (20.0, 0.0))],
     ids=["late", "on-time", "a-hair-early"],
 )
-def test_latency_runs_from_the_intended_time(
-    sent_at: float, expected: tuple[float, float]
-) -> None:
+def test_latency_runs_from_the_intended_time(sent_at: float, expected: tuple[float, float]) -> None:
     """Latency counts the lag; the lag is never negative, so latency - lag is the service time."""
     assert corrected(sent_at, 10.0, 20.0) == pytest.approx(expected)
 

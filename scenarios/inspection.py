@@ -152,10 +152,18 @@ class ResponseInspector:
             kind="failure", t=self._clock(), route=route, status=status, error=error, body=text
         )
 
-    def answer(self, route: str, status: int, error: str, headers: bytes, body: bytes) -> None:
-        """A whole (not streamed) answer: scanned when sampled, kept when it failed."""
+    def answer(
+        self,
+        route: str,
+        status: int,
+        error: str,
+        headers: Iterable[tuple[Any, Any]],
+        body: bytes,
+    ) -> None:
+        """A whole (not streamed) answer, its headers as (name, value) pairs: scanned when
+        sampled, kept when it failed."""
         if self.sampled(status):
-            self.scan(route, status, "headers", headers)
+            self.scan(route, status, "headers", header_text(headers))
             self.scan(route, status, "body", body)
         if error:
             self.failure(route, status, error, body)

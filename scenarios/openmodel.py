@@ -114,8 +114,7 @@ class Client:
                     return await self._read_stream(response)
                 payload = await response.read()
                 error = "" if 200 <= status < 300 else f"http_{status}"
-                headers = header_text(response.raw_headers)
-                self._inspector.answer(self._route, status, error, headers, payload)
+                self._inspector.answer(self._route, status, error, response.raw_headers, payload)
                 return Reply(status, error, len(payload))
         except TimeoutError:
             return self._failed("Timeout")

@@ -13,7 +13,7 @@ from typing import Any
 import gevent
 from locust.env import Environment
 
-from scenarios.inspection import ResponseInspector, header_text
+from scenarios.inspection import ResponseInspector
 from scenarios.pacing import INTENDED, corrected
 from scenarios.samples import SampleWriter, row
 
@@ -69,9 +69,7 @@ class SampleRecorder:
             body = getattr(response, "content", None) or b""
         except Exception:  # noqa: BLE001 - an answer cut short: what was read is unknown
             body = b""
-        self._inspector.answer(
-            name, status, error, header_text(headers.items() if headers else ()), body
-        )
+        self._inspector.answer(name, status, error, headers.items() if headers else (), body)
 
     def flush(self) -> None:
         self._writer.flush()

@@ -72,7 +72,7 @@ def test_every_non_2xx_and_one_in_100_of_2xx_are_scanned(tmp_path: Path) -> None
 def test_without_a_secret_nothing_is_scanned_but_failures_are_kept(tmp_path: Path) -> None:
     """No secret to look for: no scan is counted, the failures are still noted."""
     inspector = ResponseInspector(tmp_path / "r.jsonl", None, clock=lambda: 5.0)
-    inspector.answer("/v1/infer", 500, "http_500", b"", b"upstream failed")
+    inspector.answer("/v1/infer", 500, "http_500", (), b"upstream failed")
     inspector.close()
     assert lines(tmp_path / "r.jsonl") == [
         {
@@ -91,10 +91,10 @@ def test_hits_say_where_and_failures_are_scrubbed(tmp_path: Path) -> None:
     """A leaking 400 gives a hit in headers and in body, and its failure line has no token."""
     path = tmp_path / "r.jsonl"
     inspector = ResponseInspector(path, SECRET, TARGET_TOKEN, clock=lambda: 7.0)
-    headers = header_text([("X-Upstream-Auth", f"Bearer {SECRET}")])
+    headers = [("X-Upstream-Auth", f"Bearer {SECRET}")]
     body = f'{{"detail": "key {SECRET} refused for {TARGET_TOKEN}"}}'.encode()
     inspector.answer("/v1/chat/completions", 400, "http_400", headers, body)
-    inspector.answer("/v1/chat/completions", 200, "", b"", b"fine")  # first 2xx, clean
+    inspector.answer("/v1/chat/completions", 200, "", (), b"fine")  # first 2xx, clean
     inspector.close()
     text = path.read_text()
     assert SECRET not in text and TARGET_TOKEN not in text
@@ -109,7 +109,7 @@ def test_only_the_first_failures_and_hits_are_kept(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     inspector = ResponseInspector(path, SECRET)
     for _ in range(80):
-        inspector.answer("/v1/infer", 502, "http_502", b"", SECRET.encode())
+        inspector.answer("/v1/infer", 502, "http_502", (), SECRET.encode())
     for _ in range(3):
         inspector.failure("/v1/infer", 0, "ServerDisconnectedError")
     inspector.close()
@@ -149,7 +149,7 @@ def test_inspector_reads_its_secrets_from_the_environment(
     monkeypatch.setenv(TOKEN_ENV, TARGET_TOKEN)
     samples = tmp_path / "samples-0.csv"
     inspector = ResponseInspector.from_environment(samples)
-    inspector.answer("/r", 401, "http_401", b"", f"{SECRET} {TARGET_TOKEN}".encode())
+    inspector.answer("/r", 401, "http_401", (), f"{SECRET} {TARGET_TOKEN}".encode())
     inspector.close()
     path = responses_path(samples)
     assert path.parent == tmp_path and path.name.startswith("responses-")

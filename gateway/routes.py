@@ -26,3 +26,16 @@ async def ready(request: Request) -> JSONResponse:
     if state.admission.draining:
         return JSONResponse({"status": "draining"}, status_code=503)
     return JSONResponse({"status": "ready"})
+
+
+@router.get("/v1/models")
+async def models(request: Request) -> JSONResponse:
+    """OpenAI's model list: the model a request that names none is sent to (`TARGET_MODEL`).
+
+    Clients of an OpenAI-compatible endpoint (loadgate among them) ask it which model to name.
+    """
+    state: GatewayState = request.app.state.gateway
+    model = state.settings.target_model
+    return JSONResponse(
+        {"object": "list", "data": [{"id": model, "object": "model", "owned_by": "gateway"}]}
+    )

@@ -150,6 +150,12 @@ def _add_load_options(
         help="the contract to drive: infer (POST /v1/infer) or openai (POST /v1/chat/completions);"
         " default: the scenario's",
     )
+    add(
+        "--model",
+        metavar="NAME",
+        help="with --protocol openai: the model every body names (default: the one the target's"
+        " GET /v1/models lists, or the mock provider's); ignored with --protocol infer",
+    )
     add("--stream", action="store_true", help="with --protocol openai: streamed answers (SSE)")
     add(
         "--processes",
@@ -584,6 +590,7 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
         gateway_environment=parse_gateway_environment(getattr(args, "gateway_env", [])),
         gateway_service=getattr(args, "gateway_service", None),
         redis_service=getattr(args, "redis_service", None),
+        model=args.model,
     )
 
 

@@ -20,6 +20,7 @@ from reports import aggregate
 from reports.findings import stream_stats
 from reports.result import (
     ContainerOutcome,
+    FailedAnswer,
     GatewayMetrics,
     GeneratorRecord,
     ImageRecord,
@@ -28,10 +29,26 @@ from reports.result import (
     RunEvent,
     RunResult,
     ShutdownRecord,
+    TokenHit,
 )
 from scenarios.catalog import Scenario
+from scenarios.inspection import ResponseNotes
 
 RESOURCES_FILE = "resources.csv"
+FIRST_FAILURES_KEPT = 5
+
+
+def response_scan(notes: ResponseNotes) -> ResponseScan:
+    """The generators' notes on the answers, as the result records them (never a token)."""
+    return ResponseScan(
+        scanned_non_2xx=notes.non_2xx_scanned,
+        scanned_2xx=notes.sampled_2xx_scanned,
+        token_hits=[TokenHit(route=h.route, status=h.status, where=h.where) for h in notes.secrets],
+        first_failures=[
+            FailedAnswer(route=f.route, status=f.status, error=f.error, body=f.body)
+            for f in notes.failures[:FIRST_FAILURES_KEPT]
+        ],
+    )
 
 
 @dataclass(frozen=True)

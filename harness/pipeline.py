@@ -7,7 +7,7 @@ import hashlib
 import os
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from harness.actions import ActionLog, ScenarioActions, StackHandles
-from harness.collect import RunRecord, build_result
+from harness.collect import RunRecord, build_result, response_scan
 from harness.compose import BuildSpec, ComposeFile, ResourceLimits, ServiceSpec
 from harness.docker import DockerEngine, RunningContainer
 from harness.errors import StackNotReadyError, UsageError
@@ -23,12 +23,13 @@ from harness.failfast import FailFastWatch, failure_summary
 from harness.images import ImageBuilder
 from harness.judge import Budgets, load_budgets
 from harness.knee import KneeWatch
+from harness.models import resolve_model
 from harness.probe import Probe, ReadinessProbe, readiness_record
 from harness.progress import ProgressDisplay
 from harness.runner import LoadRun, SampleTail, run_load
 from harness.sampler import ResourceSampler
 from harness.scrape import MetricsScraper
-from harness.settings import ExternalTarget, RunSettings
+from harness.settings import ExternalTarget, RunSettings, StackCredentials
 from harness.stack import (
     GATEWAY_SERVICE,
     MOCK_PORT,
@@ -73,7 +74,7 @@ def new_run_id() -> str:
 
 
 def _services(
-    compose: ComposeFile, token: str, settings: RunSettings
+    compose: ComposeFile, token: str, settings: RunSettings, client_key: str = ""
 ) -> tuple[ServiceSpec, ServiceSpec]:
     """The gateway and Redis services of the compose file, found by `find_services`, with the
     `--gateway-env` variables set (they also interpolate the compose file, so a `${NAME:?}` of the
@@ -88,12 +89,14 @@ def _services(
             "upstream_url": upstream,
             "provider_token": token,
             "redis_url": f"redis://{redis_name}:{REDIS_PORT}/0",
+            "client_key": client_key,
         },
     )
     variables = {
         **os.environ,
         "PROVIDER_AUTH_TOKEN": token,
         "UPSTREAM_BASE_URL": upstream,
+        "GATEWAY_API_KEYS": client_key,
         **wired,
     }
     gateway = compose.service(gateway_name, variables)
@@ -175,6 +178,7 @@ def run_external(
 ) -> RunOutcome:
     """Drive a deployment that is already running: nothing is built, started or sampled."""
     budgets = load_budgets(settings.budgets_file) if settings.budgets_file else None
+    settings = with_model(settings, display)
     scenario = settings.scenario
     run_id, run_dir = _new_run_dir(settings)
     display.say(f"run {run_id}: scenario {scenario.name} against {target.url}")
@@ -183,7 +187,15 @@ def run_external(
         display.say(f"{scenario.name}: its actions need containers loadgate started; skipped")
     started_at = time.time()
     display.phase("load")
-    driven = _drive(settings, target.url, StackHandles(), (run_dir, display), budgets, target)
+    driven = _drive(
+        settings,
+        target.url,
+        StackHandles(),
+        (run_dir, display),
+        budgets,
+        target.locust_environment(),
+        target.headers_with_token(),
+    )
     load = driven.load
     record = RunRecord(
         run_id=run_id,
@@ -202,6 +214,7 @@ def run_external(
         events=_events(driven.actions.events, load),
         metrics=driven.metrics,
         readiness=driven.readiness(settings.ready_path, None),
+        responses=response_scan(load.responses),
         failed_fast=driven.failed_fast,
     )
     return _finish(record, budgets, run_dir)
@@ -225,20 +238,37 @@ class Driven:
         return readiness_record(path, self.probes, self.load.started_at, drain_from)
 
 
+def with_model(settings: RunSettings, display: ProgressDisplay) -> RunSettings:
+    """The settings with the model OpenAI bodies name, said once (refused when unknown)."""
+    model = resolve_model(settings)
+    if model is None:
+        return settings
+    if settings.model:
+        source = "--model"
+    elif settings.target is not None:
+        source = "the one the target's GET /v1/models lists"
+    else:
+        source = "the mock provider's; --model names another"
+    display.say(f"model: {model} ({source})")
+    return dataclasses.replace(settings, model=model)
+
+
 def _drive(
     settings: RunSettings,
     url: str,
     handles: StackHandles,
     output: tuple[Path, ProgressDisplay],
     budgets: Budgets | None,
-    target: ExternalTarget | None = None,
+    environment: Mapping[str, str],
+    scrape_headers: Mapping[str, str] | None = None,
 ) -> Driven:
     """The load, with the scenario's actions at their times, the gateway's /metrics scraped and
-    its readiness probed while it runs; all are stopped however the load ends."""
+    its readiness probed while it runs; all are stopped however the load ends. `environment`
+    reaches the generators (credentials, the secret to scan answers for) and nothing else."""
     run_dir, display = output
     scenario = settings.scenario
     actions = ScenarioActions(scenario.actions, handles)
-    scraper = MetricsScraper(url.rstrip("/") + "/metrics")
+    scraper = MetricsScraper(url.rstrip("/") + "/metrics", headers=scrape_headers)
     probe = ReadinessProbe(url.rstrip("/") + settings.ready_path)
     watch = _StopWatch(scenario, budgets)
     scraper.start()
@@ -249,10 +279,11 @@ def _drive(
             url,
             run_dir,
             display.update,
-            target.locust_environment() if target is not None else None,
+            environment,
             settings.processes,
             on_started=actions.start,
             stop_when=watch.check,
+            model=settings.model,
         )
     finally:
         action_log = actions.stop()
@@ -278,12 +309,14 @@ class _StopWatch:
         return reason
 
     def failure(self, load: LoadRun) -> str | None:
-        """The one line that says why every request failed, when the load was stopped for it."""
+        """The one line that says why every request failed, when the load was stopped for it:
+        the status and the start of the first failed answer (scrubbed by the generators)."""
         kind = self._fail_fast.kind
         if kind is None:
             return None
+        first = next((f for f in load.responses.failures if f.error == kind), None)
         status = int(kind.removeprefix("http_")) if kind.startswith("http_") else None
-        return failure_summary(kind, status, None)
+        return failure_summary(kind, status, first.body if first is not None else None)
 
 
 def _events(events: list[RunEvent], load: LoadRun) -> list[RunEvent]:
@@ -350,9 +383,11 @@ def run(settings: RunSettings, display: ProgressDisplay) -> RunOutcome:
     if settings.target is not None:
         return run_external(settings, settings.target, display)
     compose, budgets = prepare(settings)
+    settings = with_model(settings, display)
     scenario = settings.scenario
     token = "lg-test-" + secrets.token_hex(16)
-    gateway_spec, redis_spec = _services(compose, token, settings)
+    client_key = "lg-client-" + secrets.token_hex(16)
+    gateway_spec, redis_spec = _services(compose, token, settings, client_key)
     gateway_spec = _scenario_gateway(settings, gateway_under_test(settings, gateway_spec))
     engine = DockerEngine.connect()  # before the run directory: no empty one when it fails
     run_id, run_dir = _new_run_dir(settings)
@@ -374,7 +409,10 @@ def run(settings: RunSettings, display: ProgressDisplay) -> RunOutcome:
             gateway_port=settings.gateway_port,
         )
         try:
-            record = _run_on_stack(settings, engine, config, (token, budgets), run_dir, display)
+            credentials = StackCredentials(provider_token=token, client_key=client_key)
+            record = _run_on_stack(
+                settings, engine, config, (credentials, budgets), run_dir, display
+            )
         except StackNotReadyError as exc:
             oom = _oom_at_start(settings, exc, token, run_dir)
             if oom is None:
@@ -399,13 +437,14 @@ def _run_on_stack(
     settings: RunSettings,
     engine: DockerEngine,
     config: StackConfig,
-    judging: tuple[str, Budgets | None],
+    judging: tuple[StackCredentials, Budgets | None],
     run_dir: Path,
     display: ProgressDisplay,
 ) -> RunRecord:
     """The stack up, the load with its actions and sampling, the stack down: the record."""
     scenario = settings.scenario
-    token, budgets = judging
+    credentials, budgets = judging
+    token = credentials.provider_token
     with GatewayStack(engine, config, display.say) as stack:
         handles = StackHandles(
             gateway=stack.gateway,
@@ -421,7 +460,15 @@ def _run_on_stack(
             time.sleep(IDLE_BASELINE_S)
             _reset_mock(stack.mock_url)
             display.phase("load")
-            driven = _drive(settings, stack.gateway_url, handles, (run_dir, display), budgets)
+            driven = _drive(
+                settings,
+                stack.gateway_url,
+                handles,
+                (run_dir, display),
+                budgets,
+                credentials.generator_environment(),
+                credentials.headers(),
+            )
         finally:
             resources = sampler.stop()
         upstream_calls = _mock_stats(stack.mock_url)
@@ -447,5 +494,6 @@ def _run_on_stack(
         metrics=driven.metrics,
         upstream_calls=upstream_calls,
         readiness=driven.readiness(settings.ready_path, shutdown),
+        responses=response_scan(load.responses),
         failed_fast=driven.failed_fast,
     )

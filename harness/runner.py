@@ -5,8 +5,10 @@ N forked workers); open load is `scenarios.openmodel`, N processes each taking a
 share of the schedule. Generators run as subprocesses so that Locust's gevent monkey-patching
 never touches the harness (which samples containers in threads). Each generator process writes
 its own samples file; they are merged into one `samples.csv` at the end (raw rows, so
-percentiles of the merged run are exact, not averages of averages). The CPU the generators used
-is measured, so a run whose generator was the bottleneck can be refused.
+percentiles of the merged run are exact, not averages of averages), and their notes on the
+answers (first failures, provider-token hits: `scenarios.inspection`) into one `responses.jsonl`.
+The CPU the generators used is measured, so a run whose generator was the bottleneck can be
+refused.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from typing import IO
 
 import scenarios
 from harness.errors import LoadGeneratorError
+from harness.models import LAUNCHED_STACK_MODEL
 from scenarios.catalog import OpenLoad, Scenario
+from scenarios.inspection import ResponseNotes, read_notes, write_notes
 from scenarios.samples import HEADER
 
 LOCUSTFILE = Path(scenarios.__file__).parent / "locustfile.py"
@@ -72,6 +76,8 @@ class LoadRun:
     """Unix time the load began (the open model's schedule origin)."""
     stopped_early: tuple[float, str] | None = None
     """When and why `stop_when` ended the load before its schedule did."""
+    responses: ResponseNotes = field(default_factory=ResponseNotes)
+    """The generators' notes on the answers (also kept as `responses.jsonl`)."""
 
 
 class SampleTail:
@@ -131,7 +137,14 @@ StopWhen = Callable[[SampleTail, float, float], str | None]
 """(tail, load_started_at, now) -> a reason to end the load now, or None."""
 
 
-def locust_command(chosen: Scenario, host: str, samples: Path, processes: int = 1) -> list[str]:
+def _model_option(chosen: Scenario, option: str, model: str | None) -> list[str]:
+    """The model OpenAI bodies name; None means the launched stack's (the mock provider's)."""
+    return [option, model or LAUNCHED_STACK_MODEL] if chosen.protocol == "openai" else []
+
+
+def locust_command(
+    chosen: Scenario, host: str, samples: Path, processes: int = 1, model: str | None = None
+) -> list[str]:
     load = chosen.load
     assert not isinstance(load, OpenLoad)
     command = [
@@ -161,6 +174,7 @@ def locust_command(chosen: Scenario, host: str, samples: Path, processes: int = 
         str(samples),
         "--lg-rps-per-user",
         str(load.rps_per_user),
+        *_model_option(chosen, "--lg-model", model),
     ]
     if processes > 1:
         command += ["--processes", str(processes)]
@@ -168,7 +182,7 @@ def locust_command(chosen: Scenario, host: str, samples: Path, processes: int = 
 
 
 def open_model_command(
-    chosen: Scenario, host: str, parts: Path, index: int, processes: int
+    chosen: Scenario, host: str, parts: Path, index: int, processes: int, model: str | None = None
 ) -> list[str]:
     load = chosen.load
     assert isinstance(load, OpenLoad)
@@ -181,6 +195,7 @@ def open_model_command(
         host,
         "--protocol",
         chosen.protocol,
+        *_model_option(chosen, "--model", model),
         "--stages",
         stages,
         "--arrival",
@@ -263,12 +278,14 @@ def run_load(
     processes: int = 1,
     on_started: Callable[[float], None] | None = None,
     stop_when: StopWhen | None = None,
+    model: str | None = None,
 ) -> LoadRun:
     """Run the scenario's load to completion; interrupts stop the generators first.
 
     `on_started(unix_time)` is called once, as soon as the load has begun; `stop_when` is asked
     twice a second whether to end the load early (the generators then stop sending and finish
-    what they sent).
+    what they sent). `model` is what OpenAI bodies name (`harness.models.resolve_model`; None:
+    the launched stack's).
     """
     parts = run_dir / PARTS_DIR
     parts.mkdir()
@@ -277,10 +294,10 @@ def run_load(
     group = _Processes()
     if open_model:
         for index in range(processes):
-            command = open_model_command(chosen, host, parts, index, processes)
+            command = open_model_command(chosen, host, parts, index, processes, model)
             group.start(command, run_dir / f"generator-{index}.log", environment or {})
     else:
-        command = locust_command(chosen, host, parts / "samples.csv", processes)
+        command = locust_command(chosen, host, parts / "samples.csv", processes, model)
         group.start(command, run_dir / "locust.log", environment or {})
     tail = SampleTail(parts)
     deadline_s = chosen.duration_s + STOP_TIMEOUT_S + GRACE_S + REQUEST_TIMEOUT_S
@@ -325,8 +342,10 @@ def run_load(
     )
     samples = merge_samples(parts, run_dir / "samples.csv")
     stats = _generator_stats(parts, open_model, processes, cpu_s, wall_s)
+    responses = read_responses(parts)
+    write_notes(responses, run_dir / "responses.jsonl")
     shutil.rmtree(parts)
-    return LoadRun(samples, stats, load_started_at or started_wall, stopped_early)
+    return LoadRun(samples, stats, load_started_at or started_wall, stopped_early, responses)
 
 
 def _load_started(parts: Path, tail: SampleTail, open_model: bool) -> float | None:
@@ -334,6 +353,15 @@ def _load_started(parts: Path, tail: SampleTail, open_model: bool) -> float | No
         marks = sorted(parts.glob("started-*"))
         return float(marks[0].read_text()) if marks else None
     return tail.first_start
+
+
+def read_responses(parts: Path) -> ResponseNotes:
+    """The generators' notes on the answers so far (safe mid-run: a line being written is left
+    for the next read), merged over their processes."""
+    lines: list[str] = []
+    for path in sorted(parts.glob("responses-*.jsonl")):
+        lines.extend(path.read_text(errors="replace").splitlines())
+    return read_notes(lines)
 
 
 def merge_samples(parts: Path, merged: Path) -> Path:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Mapping
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -38,8 +39,14 @@ def parse_metrics(text: str) -> dict[str, float]:
 class MetricsScraper:
     """Scrapes `url` from `start()` until `stop()`; `summary()` gives first/last/max by series."""
 
-    def __init__(self, url: str, interval_s: float = SCRAPE_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        url: str,
+        interval_s: float = SCRAPE_INTERVAL_S,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         self._url = url
+        self._headers = dict(headers or {})
         self._interval_s = interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="metrics-scraper", daemon=True)
@@ -69,7 +76,7 @@ class MetricsScraper:
         return GatewayMetrics(available=True, scrapes=len(self._scrapes), series=series)
 
     def _run(self) -> None:
-        with httpx.Client(timeout=2.0) as client:
+        with httpx.Client(timeout=2.0, headers=self._headers) as client:
             while not self._stop.is_set():
                 try:
                     response = client.get(self._url)

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from harness.compose import ResourceLimits
 from scenarios.catalog import Scenario
-from scenarios.credentials import HEADERS_ENV, TOKEN_ENV
+from scenarios.credentials import HEADERS_ENV, SCAN_SECRET_ENV, TOKEN_ENV
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,32 @@ class ExternalTarget:
         if self.token is not None:
             environment[TOKEN_ENV] = self.token.get_secret_value()
         return environment
+
+    def headers_with_token(self) -> dict[str, str]:
+        """The headers a request to the target carries, its bearer token included."""
+        if self.token is None:
+            return dict(self.headers)
+        return {**self.headers, "Authorization": f"Bearer {self.token.get_secret_value()}"}
+
+
+@dataclass(frozen=True)
+class StackCredentials:
+    """The secrets of a stack loadgate launches, made anew for each run: the provider token the
+    gateway is given (answers are scanned for it) and the client key the gateway asks of its
+    callers (`GATEWAY_API_KEYS`). Never printed, never stored."""
+
+    provider_token: str
+    client_key: str
+
+    def generator_environment(self) -> dict[str, str]:
+        return {
+            HEADERS_ENV: "{}",
+            TOKEN_ENV: self.client_key,
+            SCAN_SECRET_ENV: self.provider_token,
+        }
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.client_key}"}
 
 
 @dataclass(frozen=True)
@@ -59,3 +85,5 @@ class RunSettings:
     """The compose service that is the gateway (default: found, see `ComposeFile.find_services`)."""
     redis_service: str | None = None
     """The compose service that is Redis (default: found)."""
+    model: str | None = None
+    """The model OpenAI bodies name: `--model`, or what `harness.models.resolve_model` chose."""

@@ -1,6 +1,7 @@
 """The locustfile the harness runs: `locust -f scenarios/locustfile.py USER_CLASS ...`.
 
-Adds loadgate's own options (`--lg-samples`, `--lg-rps-per-user`) and records every request.
+Adds loadgate's own options (`--lg-samples`, `--lg-rps-per-user`, `--lg-model`) and records
+every request and notes its answer, in files next to `--lg-samples`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = ["ChatUser", "InferUser"]
 def _add_options(parser: Any) -> None:
     parser.add_argument("--lg-samples", default="", help="CSV file for per-request samples")
     parser.add_argument("--lg-rps-per-user", type=float, default=0.0, help="requests/s per user")
+    parser.add_argument("--lg-model", default="", help="the model OpenAI bodies name (ChatUser)")
 
 
 @events.init.add_listener

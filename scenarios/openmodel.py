@@ -4,7 +4,9 @@ One asyncio event loop (uvloop when installed) and one pooled aiohttp session pe
 request bodies are encoded once, up front, so the generator spends its CPU on the wire. It writes
 the samples file (`scenarios.samples`) as it goes and, at the end, a JSON summary with what it
 scheduled, sent and missed and the CPU it used, so the harness can tell whether the generator
-kept up. Credentials come from the environment only (`scenarios.credentials`).
+kept up. Credentials come from the environment only (`scenarios.credentials`). Answers are
+scanned for the provider's token and the first failures kept (`scenarios.inspection`); a
+redirect is an answer (recorded as `http_3xx`), never followed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import uvloop
 
 from scenarios.arrivals import OpenModelDriver, Outcome, Reply, Stage, intended_offsets
 from scenarios.credentials import target_headers
+from scenarios.inspection import ResponseInspector, header_text
 from scenarios.payloads import chat_payload, infer_payload
 from scenarios.samples import SampleWriter, row
 
@@ -58,15 +61,20 @@ def parse_stages(text: str) -> list[Stage]:
     return stages
 
 
-def request_bodies(protocol: str, prompts: str, stream: bool, seed: int) -> list[bytes]:
-    """Encoded bodies to cycle through: varied prompts, or a few repeated ones (cacheable)."""
+def request_bodies(
+    protocol: str, prompts: str, stream: bool, seed: int, model: str | None = None
+) -> list[bytes]:
+    """Encoded bodies to cycle through: varied prompts, or a few repeated ones (cacheable).
+    OpenAI bodies name `model`, which that protocol needs."""
     rng = random.Random(seed)
     bodies = []
     count = 8 if prompts == "repeated" else BODY_POOL
     temperature = 0.0 if prompts == "repeated" else 0.7
     for _ in range(count):
         if protocol == "openai":
-            body = chat_payload(rng, temperature)
+            if not model:
+                raise ValueError("OpenAI bodies name their model: give one")
+            body = chat_payload(rng, model, temperature)
             if stream:
                 body["stream"] = True
         else:
@@ -80,44 +88,66 @@ def request_headers() -> dict[str, str]:
 
 
 class Client:
-    def __init__(self, session: aiohttp.ClientSession, url: str, bodies: list[bytes]) -> None:
+    """Sends the bodies in turn to `base + route`; notes the answers with `inspector`."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        target: tuple[str, str],
+        bodies: list[bytes],
+        inspector: ResponseInspector,
+    ) -> None:
         self._session = session
-        self._url = url
+        base, self._route = target
+        self._url = base.rstrip("/") + self._route
         self._bodies = bodies
+        self._inspector = inspector
         self._next = 0
 
     async def send(self) -> Reply:
         body = self._bodies[self._next % len(self._bodies)]
         self._next += 1
         try:
-            async with self._session.post(self._url, data=body) as response:
-                if response.content_type == "text/event-stream" and response.status == 200:
-                    return await _read_stream(response)
+            async with self._session.post(self._url, data=body, allow_redirects=False) as response:
+                status = response.status
+                if response.content_type == "text/event-stream" and status == 200:
+                    return await self._read_stream(response)
                 payload = await response.read()
-                error = "" if response.status < 400 else f"http_{response.status}"
-                return Reply(response.status, error, len(payload))
+                error = "" if 200 <= status < 300 else f"http_{status}"
+                self._inspector.answer(self._route, status, error, response.raw_headers, payload)
+                return Reply(status, error, len(payload))
         except TimeoutError:
-            return Reply(0, "Timeout")
+            return self._failed("Timeout")
         except aiohttp.ClientError as exc:
-            return Reply(0, type(exc).__name__)
+            return self._failed(type(exc).__name__)
 
+    def _failed(self, error: str) -> Reply:
+        self._inspector.failure(self._route, 0, error)
+        return Reply(0, error)
 
-async def _read_stream(response: aiohttp.ClientResponse) -> Reply:
-    first = None
-    tokens = size = 0
-    async for line in response.content:
-        size += len(line)
-        if line.startswith(b"data:") and b"[DONE]" not in line and b'"content"' in line:
-            if first is None:
-                first = time.monotonic()
-            tokens += 1
-    return Reply(200, "", size, first, tokens)
+    async def _read_stream(self, response: aiohttp.ClientResponse) -> Reply:
+        """Counts the content events and times the first; a sampled stream is scanned whole."""
+        scanning = self._inspector.sampled(200)
+        if scanning:
+            self._inspector.scan(self._route, 200, "headers", header_text(response.raw_headers))
+        first = None
+        tokens = size = 0
+        async for line in response.content:
+            size += len(line)
+            if scanning and self._inspector.scan(self._route, 200, "stream", line):
+                scanning = False  # one hit a stream is enough to say it leaks
+            if line.startswith(b"data:") and b"[DONE]" not in line and b'"content"' in line:
+                if first is None:
+                    first = time.monotonic()
+                tokens += 1
+        return Reply(200, "", size, first, tokens)
 
 
 async def generate(args: argparse.Namespace) -> GeneratorSummary:
     name = ROUTES[args.protocol]
-    bodies = request_bodies(args.protocol, args.prompts, args.stream, args.seed)
+    bodies = request_bodies(args.protocol, args.prompts, args.stream, args.seed, args.model)
     writer = SampleWriter(args.samples)
+    inspector = ResponseInspector.from_environment(args.samples)
     wall_origin = time.time() - time.monotonic()
 
     def record(outcome: Outcome) -> None:
@@ -148,7 +178,7 @@ async def generate(args: argparse.Namespace) -> GeneratorSummary:
     async with aiohttp.ClientSession(
         connector=connector, timeout=timeout, headers=request_headers(), cookie_jar=None
     ) as session:
-        client = Client(session, args.url.rstrip("/") + name, bodies)
+        client = Client(session, (args.url, name), bodies, inspector)
         driver = OpenModelDriver(client.send, args.max_in_flight, record)
         flusher = asyncio.create_task(flush_loop())
         # SIGINT from the harness ends the schedule early (a ramp past its knee), cleanly.
@@ -158,6 +188,7 @@ async def generate(args: argparse.Namespace) -> GeneratorSummary:
         report = await driver.run(offsets, drain_s=args.timeout)
         flusher.cancel()
     writer.close()
+    inspector.close()
     return GeneratorSummary(
         scheduled=report.scheduled,
         sent=report.sent,
@@ -172,6 +203,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m scenarios.openmodel", description=__doc__)
     p.add_argument("--url", required=True, help="base URL of the gateway")
     p.add_argument("--protocol", choices=sorted(ROUTES), default="infer")
+    p.add_argument("--model", help="the model OpenAI bodies name (required with --protocol openai)")
     p.add_argument("--stages", type=parse_stages, required=True, help="DURATION:RATE,...")
     p.add_argument("--arrival", choices=("uniform", "poisson"), default="uniform")
     p.add_argument("--prompts", choices=("varied", "repeated"), default="varied")
@@ -189,6 +221,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.protocol == "openai" and not args.model:
+        parser().error("--protocol openai needs --model: every OpenAI body names its model")
     summary = uvloop.run(generate(args))
     args.summary.write_text(json.dumps(asdict(summary)))
     return 0

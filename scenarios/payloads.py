@@ -32,10 +32,12 @@ def infer_payload(rng: random.Random, temperature: float = 0.7) -> dict[str, Any
     }
 
 
-def chat_payload(rng: random.Random, temperature: float = 0.7) -> dict[str, Any]:
-    """The same conversations in OpenAI's chat-completions shape."""
+def chat_payload(rng: random.Random, model: str, temperature: float = 0.7) -> dict[str, Any]:
+    """The same conversations in OpenAI's chat-completions shape, for `model` (which OpenAI's
+    contract requires: a real endpoint answers a body without it with 400)."""
     body = infer_payload(rng, temperature)
     return {
+        "model": model,
         "messages": [{"role": t["role"], "content": t["text"]} for t in body["turns"]],
         "max_tokens": body["max_output_tokens"],
         "temperature": temperature,

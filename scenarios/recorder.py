@@ -1,4 +1,9 @@
-"""Writes every request Locust makes to the samples file (`scenarios.samples`)."""
+"""Writes every request Locust makes to the samples file (`scenarios.samples`), and notes its
+answers (`scenarios.inspection`).
+
+A paced user passes the intended send time of each request in its `context`
+(`scenarios.pacing.INTENDED`); the row then starts at that time, as the open model's rows do.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,18 @@ from typing import Any
 import gevent
 from locust.env import Environment
 
+from scenarios.inspection import ResponseInspector
+from scenarios.pacing import INTENDED, corrected
 from scenarios.samples import SampleWriter, row
 
 FLUSH_EVERY_S = 0.5
 
 
 def error_kind(status: int, exception: BaseException | None) -> str:
+    """Empty on success; `http_<status>` for an error status or a redirect (never followed, so
+    never a success); the exception's name when there was no answer."""
     if exception is None:
-        return ""
+        return f"http_{status}" if 300 <= status < 400 else ""
     if status:
         return f"http_{status}"
     return type(exception).__name__
@@ -24,6 +33,7 @@ def error_kind(status: int, exception: BaseException | None) -> str:
 class SampleRecorder:
     def __init__(self, environment: Environment, path: Path) -> None:
         self._writer = SampleWriter(path)
+        self._inspector = ResponseInspector.from_environment(path)
         environment.events.request.add_listener(self.on_request)
         environment.events.quitting.add_listener(self.close)
         self._flusher = gevent.spawn(self._flush_loop)
@@ -37,20 +47,29 @@ class SampleRecorder:
         response: Any = None,
         exception: BaseException | None = None,
         start_time: float | None = None,
+        context: dict[str, Any] | None = None,
         **_: Any,
     ) -> None:
         status = int(getattr(response, "status_code", 0) or 0)
-        start = start_time if start_time is not None else 0.0
-        self._writer.add(
-            row(
-                start,
-                response_time,
-                name,
-                status,
-                error_kind(status, exception),
-                response_length or 0,
-            )
-        )
+        error = error_kind(status, exception)
+        sent_at = start_time if start_time is not None else 0.0
+        intended = (context or {}).get(INTENDED)
+        if intended is None:
+            sample = row(sent_at, response_time, name, status, error, response_length or 0)
+        else:
+            latency_ms, lag_ms = corrected(sent_at, float(intended), response_time)
+            size = response_length or 0
+            sample = row(float(intended), latency_ms, name, status, error, size, lag_ms)
+        self._writer.add(sample)
+        self._inspect(name, status, error, response)
+
+    def _inspect(self, name: str, status: int, error: str, response: Any) -> None:
+        headers = getattr(response, "headers", None)
+        try:
+            body = getattr(response, "content", None) or b""
+        except Exception:  # noqa: BLE001 - an answer cut short: what was read is unknown
+            body = b""
+        self._inspector.answer(name, status, error, headers.items() if headers else (), body)
 
     def flush(self) -> None:
         self._writer.flush()
@@ -63,3 +82,4 @@ class SampleRecorder:
     def close(self, **_: Any) -> None:
         self._flusher.kill(block=False)
         self._writer.close()
+        self._inspector.close()

@@ -1,10 +1,11 @@
 """The per-request samples file both generators write, at full resolution.
 
-One row a request: `start` (Unix seconds: when the request was sent, or for the open model when
-it was *meant* to be sent), `latency_ms` from that moment to the end of the answer, request
-`name`, HTTP `status` (0 when no response), `error` kind (empty on success), response `bytes`;
-the open model adds `lag_ms` (how late its schedule fired the send), and streams add `ttft_ms`
-(to the first token, from the same start) and `tokens` (content chunks received).
+One row a request: `start` (Unix seconds: when the request was *meant* to be sent, by the open
+model's schedule or a paced closed-model user's; when it was sent, for unpaced users),
+`latency_ms` from that moment to the end of the answer, request `name`, HTTP `status` (0 when
+no response), `error` kind (empty on success), response `bytes`; scheduled rows add `lag_ms`
+(how late the send went out, so `latency_ms - lag_ms` is the service time), and streams add
+`ttft_ms` (to the first token, from the same start) and `tokens` (content chunks received).
 Percentiles are computed from these rows, never from rounded histogram buckets.
 """
 

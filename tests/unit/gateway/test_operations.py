@@ -182,3 +182,19 @@ async def test_the_upstream_url_is_logged_without_credentials(
     assert "upstream=http://provider.test:8443/base " in caplog.text
     assert "hunter2" not in caplog.text and "sk-query-secret" not in caplog.text
     assert "svc" not in caplog.text
+
+
+async def test_the_model_list_names_the_target_model_without_the_provider() -> None:
+    """GET /v1/models lists TARGET_MODEL, as OpenAI-compatible clients expect; no upstream call."""
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return ok(request)
+
+    async with gateway_client(upstream(handler), target_model="team-model-7") as client:
+        listed = await client.get("/v1/models")
+    assert listed.status_code == 200
+    assert [m["id"] for m in listed.json()["data"]] == ["team-model-7"]
+    assert calls == 0

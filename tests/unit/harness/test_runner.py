@@ -7,8 +7,15 @@ from pathlib import Path
 import pytest
 
 from harness.errors import LoadGeneratorError
-from harness.runner import SampleTail, locust_command, merge_samples, open_model_command
-from scenarios.catalog import SCENARIOS, adjusted
+from harness.models import LAUNCHED_STACK_MODEL
+from harness.runner import (
+    SampleTail,
+    locust_command,
+    merge_samples,
+    open_model_command,
+    read_responses,
+)
+from scenarios.catalog import SCENARIOS, Protocol, adjusted
 from scenarios.samples import HEADER
 
 HEAD = ",".join(HEADER) + "\n"
@@ -72,3 +79,49 @@ def test_merge_without_samples_is_a_generator_error(tmp_path: Path) -> None:
     """No rows at all means the generator failed, said plainly."""
     with pytest.raises(LoadGeneratorError, match="no samples"):
         merge_samples(tmp_path, tmp_path / "merged.csv")
+
+
+@pytest.mark.parametrize(
+    ("name", "protocol", "model", "expected"),
+    [
+        ("smoke", "openai", "m1", ["--lg-model", "m1"]),
+        ("smoke", "openai", None, ["--lg-model", LAUNCHED_STACK_MODEL]),
+        ("smoke", "infer", "m1", []),
+        ("spike", "openai", "m1", ["--model", "m1"]),
+        ("spike", "openai", None, ["--model", LAUNCHED_STACK_MODEL]),
+        ("spike", "infer", "m1", []),
+    ],
+    ids=["locust", "locust-default", "locust-infer", "open", "open-default", "open-infer"],
+)
+def test_generators_are_told_the_model_of_openai_bodies(
+    tmp_path: Path, name: str, protocol: Protocol, model: str | None, expected: list[str]
+) -> None:
+    """OpenAI runs pass the model (the launched stack's when none is given); infer runs none."""
+    chosen = adjusted(SCENARIOS[name], protocol=protocol)
+    if name == "smoke":
+        command = locust_command(chosen, "http://127.0.0.1:9", tmp_path / "s.csv", model=model)
+    else:
+        command = open_model_command(chosen, "http://127.0.0.1:9", tmp_path, 0, 1, model=model)
+    options = [a for a in command if a in ("--model", "--lg-model")]
+    assert options == expected[:1]
+    if expected:
+        assert command[command.index(expected[0]) + 1] == expected[1]
+
+
+def test_responses_of_every_process_are_merged_mid_run(tmp_path: Path) -> None:
+    """Notes of all processes, in time order; a line still being written waits for its end."""
+    (tmp_path / "responses-11.jsonl").write_text(
+        '{"kind":"failure","t":5.0,"route":"/r","status":0,"error":"Timeout","body":""}\n'
+        '{"kind":"scanned","non_2xx":3,"sampled_2xx":1}\n'
+    )
+    (tmp_path / "responses-12.jsonl").write_text(
+        '{"kind":"failure","t":2.0,"route":"/r","status":503,"error":"http_503","body":"x"}\n'
+        '{"kind":"secret","t":2.0,"route":"/r","status":503,"where":"bo'
+    )
+    notes = read_responses(tmp_path)
+    assert [f.t for f in notes.failures] == [2.0, 5.0]
+    assert notes.secrets == ()
+    assert (notes.non_2xx_scanned, notes.sampled_2xx_scanned) == (3, 1)
+    with (tmp_path / "responses-12.jsonl").open("a") as handle:
+        handle.write('dy"}\n')
+    assert [hit.where for hit in read_responses(tmp_path).secrets] == ["body"]

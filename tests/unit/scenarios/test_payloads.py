@@ -23,7 +23,9 @@ def test_payloads_are_deterministic_under_a_seed() -> None:
 
 
 def test_chat_payloads_validate_against_the_openai_schema() -> None:
-    """The OpenAI-shaped bodies pass the gateway's chat-completions validation."""
+    """OpenAI-shaped bodies name the model and pass the gateway's chat-completions validation."""
     rng = random.Random(2)
     for _ in range(200):
-        ChatCompletionRequest.model_validate(chat_payload(rng))
+        body = chat_payload(rng, "house-model")
+        assert body["model"] == "house-model"
+        assert ChatCompletionRequest.model_validate(body).model == "house-model"

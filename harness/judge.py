@@ -301,12 +301,21 @@ def always_checked(result: RunResult, budgets: Budgets, figures: Figures) -> lis
     )
     if result.readiness is not None:
         checks.at_most(
-            "ready_probe_failures",
-            budgets.ready_probe_failures_max,
-            float(result.readiness.failures),
+            "ready_probe_failures", budgets.ready_probe_failures_max, _probe_failures(result)
         )
     _generator_checks(checks, result, figures)
     return checks.verdicts
+
+
+def _probe_failures(result: RunResult) -> float:
+    """Failed readiness probes; a ramp claims only the steps before the first that broke its
+    budgets (past its knee the gateway is overloaded on purpose)."""
+    readiness = result.readiness
+    assert readiness is not None
+    broken = next((s for s in result.findings.steps if s.passed is False), None)
+    if result.scenario not in STEP_JUDGED_SCENARIOS or broken is None:
+        return float(readiness.failures)
+    return float(sum(1 for t in readiness.failed_at_s if t < broken.start_s))
 
 
 def _container_checks(checks: _Checks, result: RunResult) -> None:
@@ -369,7 +378,10 @@ def judge(result: RunResult, budgets: Budgets | None) -> RunResult:
         notes = [n for n in notes if n not in _RAMP_NOTES and "broke the budgets" not in n]
         notes.extend(said)
     figures = dict(measured)
-    always = always_checked(result, budgets or Budgets(), figures)
+    with_steps = result.model_copy(
+        update={"findings": findings.model_copy(update={"steps": steps})}
+    )
+    always = always_checked(with_steps, budgets or Budgets(), figures)
     if budgets is None:
         verdicts = [v for v in always if v.name in INTEGRITY_CHECKS]
         verdict: Verdict = "fail" if any(v.passed is False for v in verdicts) else "no-budgets"

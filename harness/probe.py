@@ -23,6 +23,7 @@ from reports.result import ReadinessRecord
 
 INTERVAL_S = 1.0
 TIMEOUT_S = 1.0
+KEPT_FAILURES = 100
 
 
 @dataclass(frozen=True)
@@ -112,4 +113,5 @@ def readiness_record(
         latency_p50_ms=percentile(np.asarray(latencies), 50) if latencies else None,
         latency_max_ms=max(latencies) if latencies else None,
         first_failure=first,
+        failed_at_s=[round(p.t - load_started_at, 3) for p in failed[:KEPT_FAILURES]],
     )

@@ -220,6 +220,8 @@ class ReadinessRecord(_Model):
     latency_max_ms: float | None = None
     first_failure: str | None = None
     """When and how the first failing probe failed (e.g. "timeout after 1 s at 12.0 s")."""
+    failed_at_s: list[float] = []
+    """Seconds into the load of each failed probe (the first hundred)."""
 
 
 class TokenHit(_Model):

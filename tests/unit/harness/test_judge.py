@@ -246,3 +246,17 @@ def test_a_ramp_is_judged_by_its_steps_and_knee_not_the_whole_run() -> None:
 def test_overall_needs_one_measured_pass() -> None:
     """No budgets at all is not a pass."""
     assert overall([]) is False
+
+
+def test_a_ramp_judges_readiness_only_up_to_its_first_broken_step() -> None:
+    """Past the knee the gateway is overloaded on purpose: probes failing there do not count."""
+    steps = [step("a", 100, 90), step("b", 200, 900)]
+    steps[1] = steps[1].model_copy(update={"start_s": 8.0, "end_s": 16.0})
+    readiness = ReadinessRecord(
+        path="/ready", timeout_s=1, probes=16, failures=1, failed_at_s=[12.5]
+    )
+    ramp = result_with(scenario="ramp", findings=Findings(steps=steps), readiness=readiness)
+    assert verdicts(judge(ramp, Budgets(latency_p95_ms=250)))["ready_probe_failures"] is True
+    early = readiness.model_copy(update={"failed_at_s": [3.0]})
+    judged = judge(ramp.model_copy(update={"readiness": early}), Budgets(latency_p95_ms=250))
+    assert verdicts(judged)["ready_probe_failures"] is False

@@ -24,6 +24,7 @@ from harness.errors import (
     LoadgateError,
     UsageError,
 )
+from harness.failfast import FAILED_FAST_PREFIX, printable
 from harness.judge import judge, load_budgets
 from harness.progress import ProgressDisplay
 from harness.settings import ExternalTarget, RunSettings
@@ -494,7 +495,7 @@ def _print_verdict(result: RunResult, report: Path) -> None:
         )
         print(f"found: {shown}")
     for note in result.findings.notes:
-        print(f"note: {note}")
+        print(f"note: {printable(note)}")
     for budget in result.budgets:
         mark = {True: "pass", False: "FAIL", None: "n/a "}[budget.passed]
         observed = "unavailable" if budget.observed is None else f"{budget.observed:.4g}"
@@ -526,9 +527,10 @@ def _verdict_line(result: RunResult) -> str:
     if result.verdict == "pass":
         return "PASS"
     failed = [b.name for b in result.budgets if b.passed is False]
-    if result.findings.figures.get("all_failing"):
-        return f"FAIL: {result.findings.notes[0]}"
-    if any(name.startswith("generator_") for name in failed):
+    cause = next((n for n in result.findings.notes if n.startswith(FAILED_FAST_PREFIX)), None)
+    if "requests_all_failing" in failed and cause is not None:
+        return f"FAIL: {printable(cause)}"
+    if {"generator_cpu_cores", "generator_lag_p99_ms"} & set(failed):
         return (
             "FAIL: the load generator was the bottleneck: this run says nothing about the gateway"
         )

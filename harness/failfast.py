@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-FIRST_REQUESTS = 50
+FAILED_FAST_PREFIX = "every request "
+"""How the one line that says why every request failed begins (`failure_summary`)."""
 FIRST_SECONDS = 5.0
 MIN_REQUESTS = 5
-"""Within the first seconds, this many answers at least before a verdict is drawn."""
+"""The decision waits for the first seconds (a fast error must not win over a slow success:
+answers come back in the order they finish, not the order they were sent) and this many
+answers at least."""
 
 
 class FailFastWatch:
@@ -23,30 +26,44 @@ class FailFastWatch:
 
     def __init__(self) -> None:
         self.decided = False
-        self.kind: str | None = None
+        self.kinds: Counter[str] = Counter()
+        """The error kinds of the answers the load was stopped on (empty: not stopped)."""
 
     def check(self, kinds: Counter[str], requests: int, seconds: float) -> str | None:
         """`kinds`: error kind ("" for success) of each answer so far; `seconds` into the load."""
-        if self.decided or requests == 0:
-            return None
-        if requests < FIRST_REQUESTS and (seconds < FIRST_SECONDS or requests < MIN_REQUESTS):
+        if self.decided or seconds < FIRST_SECONDS or requests < MIN_REQUESTS:
             return None
         self.decided = True
-        if len(kinds) != 1:
+        if kinds.get("", 0) > 0:
             return None
+        self.kinds = Counter(kinds)
+        return f"the first {requests} requests all failed ({_kinds(self.kinds)}): load stopped"
+
+
+def _kinds(kinds: Counter[str]) -> str:
+    return ", ".join(f"{kind}: {count}" for kind, count in kinds.most_common(4))
+
+
+def failure_summary(kinds: Counter[str], status: int | None, body: str | None) -> str:
+    """One line a user can act on: 'every request answered 400: {"error": ...}'; the body is
+    the first failed answer's (already scrubbed of secrets), its control characters escaped."""
+    if len(kinds) == 1:
         (kind,) = kinds
-        if kind == "":
-            return None
-        self.kind = kind
-        return f"the first {requests} requests all failed ({kind}): load stopped"
-
-
-def failure_summary(kind: str, status: int | None, body: str | None) -> str:
-    """One line a user can act on: 'every request answered 400: {"error": ...}'."""
-    if status:
-        head = f"every request answered {status}"
+        head = (
+            f"every request answered {status}"
+            if status
+            else f"every request failed without an answer ({kind})"
+        )
     else:
-        head = f"every request failed without an answer ({kind})"
+        head = f"every request failed ({_kinds(kinds)})"
+        if status:
+            head += f"; the first answered {status}"
     if body:
-        head += ": " + " ".join(body.split())
+        head += ": " + printable(" ".join(body.split()))
     return head
+
+
+def printable(text: str) -> str:
+    """`text` with every non-printable character escaped: a target's answer must not drive the
+    terminal or a CI log (ANSI escapes, `::` workflow commands on a line of their own)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -92,7 +92,8 @@ FIGURE_BUDGETS: dict[str, tuple[str, str, bool]] = {
 }
 
 ALWAYS_ON: dict[str, str] = {
-    "requests_completed": "at least one request was answered",
+    "requests_completed": "at least one request was made and recorded",
+    "requests_succeeded": "at least one request succeeded",
     "requests_all_failing": "the first requests of the run did not all fail the same way "
     "(if they did, the load was stopped at once)",
     "provider_token_in_logs": "the provider token given to the gateway is in no container's logs",
@@ -116,6 +117,7 @@ ALWAYS_ON: dict[str, str] = {
 INTEGRITY_CHECKS = frozenset(
     {
         "requests_completed",
+        "requests_succeeded",
         "requests_all_failing",
         "provider_token_in_logs",
         "provider_token_in_responses",
@@ -182,11 +184,11 @@ STEP_LATENCY_LIMITS = (
 def step_breach(step: StepStats, limits: Mapping[str, float | None]) -> str | None:
     """Which latency or error limit (`latency_p95_ms`, `error_rate`...) the step broke, if any."""
     error_limit = limits.get("error_rate")
-    if error_limit is not None and step.error_rate > error_limit:
+    if error_limit is not None and not step.error_rate <= error_limit:  # NaN breaks it too
         return f"error rate {step.error_rate:.2%} > {error_limit:g}"
     for name, budget in STEP_LATENCY_LIMITS:
         limit, value = limits.get(budget), getattr(step, f"{name}_ms")
-        if limit is not None and (value is None or value > limit):
+        if limit is not None and (value is None or not value <= limit):
             shown = "none" if value is None else f"{value:.0f} ms"
             return f"{name} {shown} > {limit:g} ms"
     return None
@@ -203,12 +205,15 @@ def judge_steps(steps: list[StepStats], limits: Mapping[str, float | None]) -> l
 
 
 def knee(steps: Sequence[StepStats]) -> float | None:
-    """The highest target rate of the steps before the first one that broke a budget."""
+    """The highest target rate of the steps before the first one that broke a budget: 0 when
+    the first step already broke one, None when no step was reached (nothing to say)."""
     best = None
     for step in steps:
         if not step.passed:
             break
         best = step.target_rps
+    if best is None and any(step.passed is False for step in steps):
+        return 0.0
     return best
 
 
@@ -224,8 +229,10 @@ def judge_ramp(
     found = knee(steps)
     figures: Figures = {"knee_rps": found}
     notes = []
-    if found is None:
+    if found == 0.0:
         notes.append("the first step already broke a budget: no knee")
+    elif found is None:
+        notes.append("no step of the ramp was reached: no knee")
     elif all(step.passed is not False for step in steps):
         notes.append("every step met the budgets: the knee is above the last step")
     claimed = [s for s in steps if s.passed] or steps[:1]
@@ -292,6 +299,7 @@ def always_checked(result: RunResult, budgets: Budgets, figures: Figures) -> lis
     """The checks every judged run gets (`ALWAYS_ON`), whatever its budgets file names."""
     checks = _Checks(budgets)
     checks.at_least("requests_completed", 1, float(result.latency.count))
+    checks.at_least("requests_succeeded", 1, float(result.latency.count - result.errors.total))
     checks.at_most("requests_all_failing", 0, figures.get("all_failing"))
     _container_checks(checks, result)
     if result.responses is not None and result.container is not None:
@@ -393,6 +401,7 @@ def judge(result: RunResult, budgets: Budgets | None) -> RunResult:
                 f"({figures.get('goodput_slo_ttft_ms'):g} ms to the first token, "
                 f"{figures.get('goodput_slo_latency_ms'):g} ms in all): run again to judge it"
             )
+        notes = [n for n in notes if not n.startswith(_LOOSENED_NOTE)] + _loosened(budgets)
         judged = evaluate(budgets, result, figures)
         verdicts = judged + always
         passed = overall(judged) and all(v.passed is not False for v in always)
@@ -406,7 +415,30 @@ def judge(result: RunResult, budgets: Budgets | None) -> RunResult:
 
 
 _SLO_NOTE = "goodput unavailable:"
+_LOOSENED_NOTE = "the budgets file loosens always-on checks:"
+_ALWAYS_ON_LIMITS = (
+    "throughput_min_ratio",
+    "ready_probe_failures_max",
+    "generator_lag_p99_ms",
+    "generator_cpu_max_cores",
+)
+
+
+def _loosened(budgets: Budgets) -> list[str]:
+    """A note naming each always-on limit the file set looser than its default: a budgets file
+    in a pull request can quietly turn a check off, so the verdict says so."""
+    defaults = Budgets()
+    looser = []
+    for name in _ALWAYS_ON_LIMITS:
+        value, default = getattr(budgets, name), getattr(defaults, name)
+        is_floor = name == "throughput_min_ratio"
+        if (value < default) if is_floor else (value > default):
+            looser.append(f"{name} {value:g} (default {default:g})")
+    return [f"{_LOOSENED_NOTE} {', '.join(looser)}"] if looser else []
+
+
 _RAMP_NOTES = (
     "the first step already broke a budget: no knee",
+    "no step of the ramp was reached: no knee",
     "every step met the budgets: the knee is above the last step",
 )

@@ -311,12 +311,14 @@ class _StopWatch:
     def failure(self, load: LoadRun) -> str | None:
         """The one line that says why every request failed, when the load was stopped for it:
         the status and the start of the first failed answer (scrubbed by the generators)."""
-        kind = self._fail_fast.kind
-        if kind is None:
+        kinds = self._fail_fast.kinds
+        if not kinds:
             return None
-        first = next((f for f in load.responses.failures if f.error == kind), None)
-        status = int(kind.removeprefix("http_")) if kind.startswith("http_") else None
-        return failure_summary(kind, status, first.body if first is not None else None)
+        failures = sorted(load.responses.failures, key=lambda f: f.t)
+        first = failures[0] if failures else None
+        if first is None:
+            return failure_summary(kinds, None, None)
+        return failure_summary(kinds, first.status or None, first.body)
 
 
 def _events(events: list[RunEvent], load: LoadRun) -> list[RunEvent]:

@@ -14,8 +14,10 @@ One JSON object a line, flushed line by line so the harness can read it mid-run,
     {"kind": "secret", "t": unix, "route": str, "status": int, "where": "body|headers|stream"}
     {"kind": "scanned", "non_2xx": int, "sampled_2xx": int}      (last, when the process ends)
 
-No line ever holds a token: a failure's body is cut to `BODY_LIMIT` bytes after the scan
-secret and the target's own token were replaced by `REDACTED`, and a hit says only where.
+No line ever holds a secret: a failure's body is cut to `BODY_LIMIT` bytes after the scan
+secret, the target's own token and every `--header` value were replaced by `REDACTED`, in the
+forms a server may echo them (raw, JSON-escaped, URL-encoded: `secret_forms`), and a hit says
+only where.
 Importable without Locust or aiohttp; `read_notes` parses the lines back (`harness.runner`).
 """
 
@@ -28,8 +30,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
+from urllib.parse import quote, quote_plus
 
-from scenarios.credentials import SCAN_SECRET_ENV, TOKEN_ENV
+from scenarios.credentials import HEADERS_ENV, SCAN_SECRET_ENV, TOKEN_ENV
 
 Where = Literal["body", "headers", "stream"]
 
@@ -76,14 +79,76 @@ def responses_path(samples: Path) -> Path:
     return samples.parent / f"responses-{os.getpid()}.jsonl"
 
 
+MIN_HEADER_SECRET = 6
+"""`--header` values this long or longer are redacted (shorter ones cannot be told from text)."""
+
+
+def secret_forms(secret: str) -> list[str]:
+    """`secret` as a server may echo it: raw, JSON-escaped (also with `/` as `\\/`), URL-encoded
+    (upper- and lower-case escapes, `+` for spaces); longest first, for replacing."""
+    escaped = json.dumps(secret)[1:-1]
+    encoded = quote(secret, safe="")
+    forms = {
+        secret,
+        escaped,
+        escaped.replace("/", "\\/"),
+        encoded,
+        _lower_escapes(encoded),
+        quote_plus(secret),
+        _lower_escapes(quote_plus(secret)),
+    }
+    return sorted((f for f in forms if f), key=len, reverse=True)
+
+
+def _lower_escapes(text: str) -> str:
+    parts = text.split("%")
+    return parts[0] + "".join("%" + part[:2].lower() + part[2:] for part in parts[1:])
+
+
+def target_secrets() -> list[str]:
+    """The target's token and the values of `--header`, as the harness passed them."""
+    secrets = [os.environ.get(TOKEN_ENV) or ""]
+    try:
+        headers = json.loads(os.environ.get(HEADERS_ENV) or "{}")
+    except ValueError:
+        headers = {}
+    if isinstance(headers, dict):
+        secrets += [str(v) for v in headers.values() if len(str(v)) >= MIN_HEADER_SECRET]
+    return [s for s in secrets if s]
+
+
 def scrub(body: bytes, secrets: Sequence[str]) -> str:
-    """At most `BODY_LIMIT` bytes of `body`, decoded, with every secret replaced first (so a
-    secret that straddles the cut leaves no part of itself behind)."""
-    longest = max((len(s.encode()) for s in secrets), default=0)
+    """At most `BODY_LIMIT` bytes of `body`, decoded, with every form of every secret replaced
+    first (so a secret that straddles the cut leaves no part of itself behind)."""
+    forms = sorted({f for s in secrets for f in secret_forms(s)}, key=len, reverse=True)
+    longest = max((len(f.encode()) for f in forms), default=0)
     text = body[: BODY_LIMIT + longest].decode(errors="replace")
-    for secret in secrets:
-        text = text.replace(secret, REDACTED)
+    for form in forms:
+        text = text.replace(form, REDACTED)
     return text.encode()[:BODY_LIMIT].decode(errors="ignore")
+
+
+def body_error(body: bytes) -> str:
+    """The error kind of a 2xx answer that is an error all the same: an OpenAI-style error
+    object (`{"error": ...}`) where an answer was expected ("error_body"), else "".
+
+    Cheap for real answers: the body is parsed only when it names an error at all."""
+    if b'"error"' not in body:
+        return ""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return ""
+    is_error = isinstance(document, dict) and "error" in document
+    return "error_body" if is_error and "choices" not in document else ""
+
+
+def stream_event_error(line: bytes) -> bool:
+    """Whether a server-sent event line reports an error (`event: error`, or a `data:` line
+    whose JSON is an error object) instead of a chunk of the answer."""
+    if line.startswith(b"event:"):
+        return line[6:].strip() == b"error"
+    return line.startswith(b"data:") and body_error(line[5:].strip()) != ""
 
 
 def header_text(pairs: Iterable[tuple[Any, Any]]) -> bytes:
@@ -102,11 +167,12 @@ class ResponseInspector:
         self,
         path: Path,
         scan_secret: str | None,
-        target_token: str | None = None,
+        target_tokens: Sequence[str] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._secret = scan_secret.encode() if scan_secret else None
-        self._redact = [s for s in (scan_secret, target_token) if s]
+        self._forms = [f.encode() for f in secret_forms(scan_secret)] if scan_secret else []
+        self._redact = [s for s in (scan_secret, *target_tokens) if s]
         self._clock = clock
         self._file: IO[str] = path.open("w")
         self._seen_2xx = self.non_2xx = self.sampled_2xx = self.failures = self.hits = 0
@@ -114,9 +180,7 @@ class ResponseInspector:
     @classmethod
     def from_environment(cls, samples: Path) -> ResponseInspector:
         """The inspector of this process, with the secrets the harness set in its environment."""
-        return cls(
-            responses_path(samples), os.environ.get(SCAN_SECRET_ENV), os.environ.get(TOKEN_ENV)
-        )
+        return cls(responses_path(samples), os.environ.get(SCAN_SECRET_ENV), target_secrets())
 
     def sampled(self, status: int) -> bool:
         """Whether to scan this answer (counted as scanned when so): every non-2xx one, the
@@ -135,7 +199,7 @@ class ResponseInspector:
     def scan(self, route: str, status: int, where: Where, data: bytes | str) -> bool:
         """Note a hit when `data` holds the secret (the raw token also covers `Bearer <token>`)."""
         raw = data.encode() if isinstance(data, str) else data
-        if self._secret is None or self._secret not in raw:
+        if self._secret is None or not any(form in raw for form in self._forms):
             return False
         if self.hits < MAX_SECRET_HITS:
             self.hits += 1

@@ -27,7 +27,7 @@ import uvloop
 
 from scenarios.arrivals import OpenModelDriver, Outcome, Reply, Stage, intended_offsets
 from scenarios.credentials import target_headers
-from scenarios.inspection import ResponseInspector, header_text
+from scenarios.inspection import ResponseInspector, body_error, header_text, stream_event_error
 from scenarios.payloads import chat_payload, infer_payload
 from scenarios.samples import SampleWriter, row
 
@@ -113,7 +113,7 @@ class Client:
                 if response.content_type == "text/event-stream" and status == 200:
                     return await self._read_stream(response)
                 payload = await response.read()
-                error = "" if 200 <= status < 300 else f"http_{status}"
+                error = body_error(payload) if 200 <= status < 300 else f"http_{status}"
                 self._inspector.answer(self._route, status, error, response.raw_headers, payload)
                 return Reply(status, error, len(payload))
         except TimeoutError:
@@ -132,15 +132,22 @@ class Client:
             self._inspector.scan(self._route, 200, "headers", header_text(response.raw_headers))
         first = None
         tokens = size = 0
+        error = ""
         async for line in response.content:
             size += len(line)
             if scanning and self._inspector.scan(self._route, 200, "stream", line):
                 scanning = False  # one hit a stream is enough to say it leaks
-            if line.startswith(b"data:") and b"[DONE]" not in line and b'"content"' in line:
+            if stream_event_error(line):
+                error = "stream_error"
+            elif line.startswith(b"data:") and b"[DONE]" not in line and b'"content"' in line:
                 if first is None:
                     first = time.monotonic()
                 tokens += 1
-        return Reply(200, "", size, first, tokens)
+        if not error and tokens == 0:
+            error = "stream_empty"  # a 200 that streamed no answer is no answer
+        if error:
+            self._inspector.failure(self._route, 200, error)
+        return Reply(200, error, size, first, tokens)
 
 
 async def generate(args: argparse.Namespace) -> GeneratorSummary:

@@ -13,7 +13,7 @@ from typing import Any
 import gevent
 from locust.env import Environment
 
-from scenarios.inspection import ResponseInspector
+from scenarios.inspection import ResponseInspector, body_error
 from scenarios.pacing import INTENDED, corrected
 from scenarios.samples import SampleWriter, row
 
@@ -28,6 +28,14 @@ def error_kind(status: int, exception: BaseException | None) -> str:
     if status:
         return f"http_{status}"
     return type(exception).__name__
+
+
+def _content(response: Any) -> bytes:
+    try:
+        body = getattr(response, "content", None) or b""
+    except Exception:  # noqa: BLE001 - an answer cut short: what was read is unknown
+        return b""
+    return body if isinstance(body, bytes) else str(body).encode()
 
 
 class SampleRecorder:
@@ -52,6 +60,8 @@ class SampleRecorder:
     ) -> None:
         status = int(getattr(response, "status_code", 0) or 0)
         error = error_kind(status, exception)
+        if not error and 200 <= status < 300:
+            error = body_error(_content(response))
         sent_at = start_time if start_time is not None else 0.0
         intended = (context or {}).get(INTENDED)
         if intended is None:
@@ -65,10 +75,7 @@ class SampleRecorder:
 
     def _inspect(self, name: str, status: int, error: str, response: Any) -> None:
         headers = getattr(response, "headers", None)
-        try:
-            body = getattr(response, "content", None) or b""
-        except Exception:  # noqa: BLE001 - an answer cut short: what was read is unknown
-            body = b""
+        body = _content(response)
         self._inspector.answer(name, status, error, headers.items() if headers else (), body)
 
     def flush(self) -> None:

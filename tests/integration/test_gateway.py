@@ -184,6 +184,17 @@ def test_shedding_and_pool_exhaustion_answer_503_fast(
     assert "gateway_shed_requests_total 6.0" in metrics
 
 
+def _wait_in_flight_at_provider(mock_url: str, count: int, timeout_s: float = 10.0) -> None:
+    """Until `count` requests are open at the provider (on a busy machine threads start late:
+    a SIGTERM before their requests arrive would rightly refuse them)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if httpx.get(f"{mock_url}/admin/stats", timeout=2).json()["concurrent"] >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{count} requests never were in flight at the provider")
+
+
 def test_sigterm_under_load_completes_in_flight_requests_and_exits_0(
     engine: DockerEngine, images: StackImages, services: tuple[ServiceSpec, ServiceSpec]
 ) -> None:
@@ -209,7 +220,7 @@ def test_sigterm_under_load_completes_in_flight_requests_and_exits_0(
         workers = [threading.Thread(target=request, args=(i,)) for i in range(16)]
         for worker in workers:
             worker.start()
-        time.sleep(0.5)  # all 16 are in flight at the provider
+        _wait_in_flight_at_provider(stack.mock_url, 16)
         sent_at = time.monotonic()
         stopper = threading.Thread(target=lambda: gateway.stop(timeout=30))
         stopper.start()

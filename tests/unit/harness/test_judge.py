@@ -226,9 +226,35 @@ def test_the_knee_is_the_last_step_before_the_first_breach() -> None:
     assert knee(judged) == 200
 
 
-def test_no_knee_when_the_first_step_breaks() -> None:
-    """A ramp whose first step is already over budget has no knee."""
-    assert knee(judge_steps([step("a", 100, 900)], {"latency_p95_ms": 250})) is None
+def test_a_first_step_over_budget_is_a_knee_of_zero_not_unavailable() -> None:
+    """A ramp whose first step broke a budget fails knee_min_rps; an unreached ramp is n/a."""
+    assert knee(judge_steps([step("a", 100, 900)], {"latency_p95_ms": 250})) == 0
+    assert knee(judge_steps([step("a", 100, 0, requests=0)], {"latency_p95_ms": 250})) is None
+    ramp = result_with(scenario="ramp", findings=Findings(steps=[step("a", 100, 900)]))
+    judged = judge(ramp, Budgets(latency_p95_ms=250, knee_min_rps=50, memory_max_mb=480))
+    assert verdicts(judged)["knee_min_rps"] is False and judged.verdict == "fail"
+
+
+def test_a_nan_step_figure_breaks_its_budget() -> None:
+    """A crafted result whose step p95 is NaN does not pass a step."""
+    nan_step = step("a", 100, 90).model_copy(update={"p95_ms": float("nan")})
+    assert judge_steps([nan_step], {"latency_p95_ms": 250})[0].passed is False
+
+
+def test_a_run_where_nothing_succeeded_fails_whatever_the_budgets() -> None:
+    """100 % errors in mixed kinds, with a file that does not judge errors: FAIL."""
+    errors = sample_result().errors.model_copy(update={"total": 600, "rate": 1.0})
+    judged = judge(result_with(errors=errors), Budgets(latency_p95_ms=250))
+    assert verdicts(judged)["requests_succeeded"] is False and judged.verdict == "fail"
+    assert judge(result_with(errors=errors), None).verdict == "fail"
+
+
+def test_loosened_always_on_limits_are_named_in_a_note() -> None:
+    """A budgets file that switches a check off in effect is said so in the findings."""
+    loose = Budgets(latency_p95_ms=250, throughput_min_ratio=0.000001)
+    notes = judge(result_with(), loose).findings.notes
+    assert any("throughput_min_ratio 1e-06 (default 0.95)" in n for n in notes)
+    assert not any("loosens" in n for n in judge(result_with(), Budgets()).findings.notes)
 
 
 def test_a_ramp_is_judged_by_its_steps_and_knee_not_the_whole_run() -> None:

@@ -48,7 +48,7 @@ def test_junit_marks_failed_budgets() -> None:
     """Each budget is a test case; the breached one is a failure."""
     xml = junit_xml(sample_result(verdict="fail"))
     assert 'tests="2"' in xml and 'failures="1"' in xml
-    assert "memory_p95_mb: 60 MiB &gt; 40 MiB" in xml
+    assert "memory_p95_mb: 60 MiB, beyond its limit 40 MiB" in xml
 
 
 def test_chart_axes_cover_every_point() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -90,7 +91,7 @@ def test_without_a_secret_nothing_is_scanned_but_failures_are_kept(tmp_path: Pat
 def test_hits_say_where_and_failures_are_scrubbed(tmp_path: Path) -> None:
     """A leaking 400 gives a hit in headers and in body, and its failure line has no token."""
     path = tmp_path / "r.jsonl"
-    inspector = ResponseInspector(path, SECRET, TARGET_TOKEN, clock=lambda: 7.0)
+    inspector = ResponseInspector(path, SECRET, [TARGET_TOKEN], clock=lambda: 7.0)
     headers = [("X-Upstream-Auth", f"Bearer {SECRET}")]
     body = f'{{"detail": "key {SECRET} refused for {TARGET_TOKEN}"}}'.encode()
     inspector.answer("/v1/chat/completions", 400, "http_400", headers, body)
@@ -156,3 +157,85 @@ def test_inspector_reads_its_secrets_from_the_environment(
     notes = read_notes(path.read_text().splitlines())
     assert notes.failures[0].body == f"{REDACTED} {REDACTED}"
     assert len(notes.secrets) == 1
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        pytest.param('{"auth": "Bearer %s"}', id="raw"),
+        pytest.param("{JSON}", id="json-escaped-slash"),
+        pytest.param("key=%URL%", id="url-encoded"),
+        pytest.param("key=%url%", id="url-encoded-lower-case"),
+    ],
+)
+def test_every_form_a_server_may_echo_a_secret_in_is_scrubbed(echo: str) -> None:
+    """A token with `+`, `/` and `=` echoed JSON-escaped or URL-encoded leaves nothing behind."""
+    from urllib.parse import quote
+
+    token = "sk-PLUS+SLASH/SECRET9876543210=="
+    body = (
+        echo.replace("%s", token)
+        .replace("{JSON}", json.dumps({"auth": token}).replace("/", "\\/"))
+        .replace("%URL%", quote(token, safe=""))
+        .replace(
+            "%url%", re.sub("%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(token, safe=""))
+        )
+    )
+    text = scrub(body.encode(), [token])
+    assert "SECRET9876543210" not in text and REDACTED in text
+
+
+def test_header_values_and_the_target_token_are_redacted_from_failures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--header values (six characters or more) and the token never reach a failure note."""
+    monkeypatch.setenv("LOADGATE_TARGET_HEADERS", json.dumps({"X-Api-Key": "HDRSECRET-98765"}))
+    monkeypatch.setenv(TOKEN_ENV, TARGET_TOKEN)
+    monkeypatch.delenv(SCAN_SECRET_ENV, raising=False)
+    samples = tmp_path / "samples.csv"
+    inspector = ResponseInspector.from_environment(samples)
+    inspector.failure("/v1/infer", 403, "http_403", b'{"error": "key HDRSECRET-98765 rejected"}')
+    inspector.failure("/v1/infer", 401, "http_401", f"Bearer {TARGET_TOKEN}".encode())
+    inspector.close()
+    written = responses_path(samples).read_text()
+    assert "HDRSECRET" not in written and TARGET_TOKEN not in written
+    assert written.count(REDACTED) == 2
+
+
+def test_a_json_escaped_provider_token_is_a_hit(tmp_path: Path) -> None:
+    """The provider token echoed with its slashes escaped is still found."""
+    token = "sk-a/b/c-0123456789"
+    inspector = ResponseInspector(tmp_path / "r.jsonl", token)
+    found = inspector.scan("/v1/infer", 502, "body", json.dumps({"t": token}).replace("/", "\\/"))
+    inspector.close()
+    assert found
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        pytest.param(b'{"error": {"message": "bad"}}', "error_body", id="error-object"),
+        pytest.param(
+            b'{"choices": [{"message": {"content": "\\"error\\""}}], "error": null}',
+            "",
+            id="an-answer-that-says-error",
+        ),
+        pytest.param(b'{"generated_text": "error"}', "", id="the-word-in-text"),
+        pytest.param(b"[" * 100_000, "", id="deep-json-does-not-crash"),
+    ],
+)
+def test_a_2xx_body_is_an_error_only_when_it_is_an_error_object(body: bytes, kind: str) -> None:
+    """A 200 carrying an OpenAI error object is an error; an answer mentioning errors is not."""
+    from scenarios.inspection import body_error
+
+    assert body_error(body) == kind
+
+
+def test_stream_events_that_report_errors_are_told_from_answer_chunks() -> None:
+    """`event: error` and a data error object are errors; a chunk whose text says "error" is not."""
+    from scenarios.inspection import stream_event_error
+
+    assert stream_event_error(b"event: error")
+    assert stream_event_error(b'data: {"error": {"message": "upstream failure"}}')
+    assert not stream_event_error(b'data: {"choices": [{"delta": {"content": "\\"error\\""}}]}')
+    assert not stream_event_error(b"data: [DONE]")

@@ -26,6 +26,7 @@ from harness.errors import (
 )
 from harness.failfast import FAILED_FAST_PREFIX, printable
 from harness.judge import judge, load_budgets
+from harness.models import valid_model_name
 from harness.progress import ProgressDisplay
 from harness.settings import ExternalTarget, RunSettings
 from harness.units import UnitError, parse_duration
@@ -82,6 +83,12 @@ _non_negative_float = _checked(float, lambda v: v >= 0, "a number", "must not be
 _positive_int = _checked(int, lambda v: v > 0, "a whole number", "must be greater than 0")
 _port = _checked(int, lambda v: 0 < v < 65536, "a port number", "is not a port (1-65535)")
 _duration = _checked(parse_duration, lambda v: v > 0, "a duration", "must be longer than 0")
+
+
+def _model_name(text: str) -> str:
+    if not valid_model_name(text):
+        raise argparse.ArgumentTypeError("is not printable ASCII of 1 to 256 characters")
+    return text
 
 
 def _add_load_options(
@@ -153,6 +160,7 @@ def _add_load_options(
     )
     add(
         "--model",
+        type=_model_name,
         metavar="NAME",
         help="with --protocol openai: the model every body names (default: the one the target's"
         " GET /v1/models lists, or the mock provider's); ignored with --protocol infer",

@@ -74,6 +74,8 @@ class RunRecord:
     metrics: GatewayMetrics | None = None
     upstream_calls: Mapping[str, int] | None = None
     readiness: ReadinessRecord | None = None
+    readiness_missing: bool = False
+    """Every readiness probe answered 404: the path does not exist there, nothing was judged."""
     responses: ResponseScan | None = None
     failed_fast: str | None = None
     """Why the load was stopped at once: its first requests all failed the same way."""
@@ -152,6 +154,7 @@ def build_result(record: RunRecord, judging: Budgets | None) -> RunResult:
             image_size_bytes=record.images.gateway.size_bytes if record.images else None,
             failed_fast=record.failed_fast,
             readiness=record.readiness,
+            readiness_missing=record.readiness_missing,
             container_launched=record.container is not None,
             healthcheck_problem=(
                 record.container.healthcheck_problem if record.container is not None else None

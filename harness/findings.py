@@ -48,6 +48,7 @@ class FindingInputs:
     failed_fast: str | None = None
     """Why the load was stopped at once (its first requests all failed the same way)."""
     readiness: ReadinessRecord | None = None
+    readiness_missing: bool = False
     healthcheck_problem: str | None = None
     container_launched: bool = False
     """The gateway is a container loadgate started (its provider is loadgate's mock)."""
@@ -169,6 +170,11 @@ def _throughput(inputs: FindingInputs, figures: Figures, notes: list[str]) -> No
 
 
 def _readiness(inputs: FindingInputs, notes: list[str]) -> None:
+    if inputs.readiness_missing:
+        notes.append(
+            "the readiness path answered 404 to every probe: readiness was not judged "
+            "(--ready-path names the target's own)"
+        )
     readiness = inputs.readiness
     if readiness is None or not readiness.failures:
         return

@@ -11,6 +11,8 @@ thing.
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 import httpx
@@ -22,7 +24,10 @@ from harness.settings import ExternalTarget, RunSettings
 LAUNCHED_STACK_MODEL: str = MockSettings.model_fields["model_name"].default
 """The model of a stack loadgate launches: the mock provider's default name."""
 LIST_TIMEOUT_S = 5.0
+LIST_MAX_BYTES = 1024 * 1024
 SHOWN_AT_MOST = 10
+SHOWN_NAME_CHARS = 60
+MAX_NAME_CHARS = 256
 
 
 def resolve_model(settings: RunSettings) -> str | None:
@@ -37,12 +42,14 @@ def resolve_model(settings: RunSettings) -> str | None:
 
 
 def listed_model(target: ExternalTarget) -> str:
-    """The single model the target's `GET /v1/models` lists (OpenAI's `{"data": [{"id"}]}`)."""
+    """The single model the target's `GET /v1/models` lists (OpenAI's `{"data": [{"id"}]}`).
+
+    The answer is the target's, so it is read as hostile: at most `LIST_MAX_BYTES` within
+    `LIST_TIMEOUT_S` in all, and a name is used only when it is printable ASCII and short.
+    """
     url = f"{target.url}/v1/models"
     try:
-        response = httpx.get(url, headers=_auth_headers(target), timeout=LIST_TIMEOUT_S)
-        response.raise_for_status()
-        names = _model_ids(response.json())
+        names = _model_ids(json.loads(_fetch(url, target.headers_with_token())))
     except httpx.HTTPStatusError as exc:
         raise UsageError(
             f"GET {url} answered {exc.response.status_code}: name the model with --model"
@@ -51,23 +58,42 @@ def listed_model(target: ExternalTarget) -> str:
         raise UsageError(
             f"GET {url} could not be asked ({type(exc).__name__}): name the model with --model"
         ) from exc
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise UsageError(
-            f"GET {url} did not answer an OpenAI model list: name the model with --model"
+            f"GET {url} did not answer an OpenAI model list loadgate can use ({exc}): "
+            "name the model with --model"
         ) from exc
     if len(names) == 1:
         return names[0]
     if not names:
         raise UsageError(f"GET {url} lists no model: name the model with --model")
-    shown = ", ".join(names[:SHOWN_AT_MOST]) + (" ..." if len(names) > SHOWN_AT_MOST else "")
-    raise UsageError(f"{url} lists {len(names)} models ({shown}): choose one with --model")
+    shown = ", ".join(n[:SHOWN_NAME_CHARS] for n in names[:SHOWN_AT_MOST])
+    more = " ..." if len(names) > SHOWN_AT_MOST else ""
+    raise UsageError(f"{url} lists {len(names)} models ({shown}{more}): choose one with --model")
 
 
-def _auth_headers(target: ExternalTarget) -> dict[str, str]:
-    headers = dict(target.headers)
-    if target.token is not None:
-        headers["Authorization"] = f"Bearer {target.token.get_secret_value()}"
-    return headers
+def _fetch(url: str, headers: dict[str, str]) -> bytes:
+    """The body of a GET, refused past `LIST_MAX_BYTES` or `LIST_TIMEOUT_S` (a slow drip
+    counts: the deadline is for the whole answer, not each read)."""
+    deadline = time.monotonic() + LIST_TIMEOUT_S
+    body = bytearray()
+    with (
+        httpx.Client(timeout=LIST_TIMEOUT_S, follow_redirects=False) as client,
+        client.stream("GET", url, headers=headers) as response,
+    ):
+        response.raise_for_status()
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > LIST_MAX_BYTES:
+                raise ValueError(f"more than {LIST_MAX_BYTES // 1024} KiB")
+            if time.monotonic() > deadline:
+                raise httpx.ReadTimeout("the answer took too long", request=response.request)
+    return bytes(body)
+
+
+def valid_model_name(name: str) -> bool:
+    """A name loadgate sends and prints: printable ASCII, no spaces, 1 to 256 characters."""
+    return 0 < len(name) <= MAX_NAME_CHARS and all(33 <= ord(c) < 127 for c in name)
 
 
 def _model_ids(payload: Any) -> list[str]:
@@ -78,4 +104,6 @@ def _model_ids(payload: Any) -> list[str]:
     ids = [item.get("id") if isinstance(item, dict) else None for item in data]
     if not all(isinstance(name, str) and name for name in ids):
         raise ValueError("an entry without an id")
+    if not all(valid_model_name(str(name)) for name in ids):
+        raise ValueError("a model name that is not printable ASCII or is over 256 characters")
     return [str(name) for name in ids]

@@ -214,6 +214,7 @@ def run_external(
         events=_events(driven.actions.events, load),
         metrics=driven.metrics,
         readiness=driven.readiness(settings.ready_path, None),
+        readiness_missing=driven.readiness_missing,
         responses=response_scan(load.responses),
         failed_fast=driven.failed_fast,
     )
@@ -230,9 +231,14 @@ class Driven:
     probes: list[Probe]
     failed_fast: str | None
 
+    @property
+    def readiness_missing(self) -> bool:
+        return bool(self.probes) and all(p.outcome == "404" for p in self.probes)
+
     def readiness(self, path: str, shutdown: ShutdownRecord | None) -> ReadinessRecord | None:
-        """The probes as recorded; None when the path does not exist (a target without it)."""
-        if not self.probes or self.probes[0].outcome == "404":
+        """The probes as recorded; None when every probe answered 404 (a target without such
+        a path: `readiness_missing` says so)."""
+        if not self.probes or self.readiness_missing:
             return None
         drain_from = shutdown.sigterm_at if shutdown is not None else None
         return readiness_record(path, self.probes, self.load.started_at, drain_from)
@@ -496,6 +502,7 @@ def _run_on_stack(
         metrics=driven.metrics,
         upstream_calls=upstream_calls,
         readiness=driven.readiness(settings.ready_path, shutdown),
+        readiness_missing=driven.readiness_missing,
         responses=response_scan(load.responses),
         failed_fast=driven.failed_fast,
     )

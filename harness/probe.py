@@ -36,7 +36,8 @@ class Probe:
 
     @property
     def ok(self) -> bool:
-        return self.outcome == "200"
+        """A kubelet's success: a status from 200 to 399."""
+        return self.outcome.isdecimal() and 200 <= int(self.outcome) < 400
 
 
 class ReadinessProbe:
@@ -85,7 +86,10 @@ class ReadinessProbe:
             outcome = "timeout"
         except httpx.HTTPError as exc:
             outcome = type(exc).__name__
-        return Probe(sent, (time.perf_counter() - started) * 1000, outcome)
+        elapsed_s = time.perf_counter() - started
+        if elapsed_s > self.timeout_s:
+            outcome = "timeout"  # httpx times each read; the kubelet times the whole probe
+        return Probe(sent, elapsed_s * 1000, outcome)
 
 
 def readiness_record(

@@ -25,7 +25,7 @@ from typing import Any
 from harness.errors import UsageError
 
 DEFAULT_GATEWAY_PORT = 8000
-PLACEHOLDERS = ("upstream_url", "provider_token", "redis_url")
+PLACEHOLDERS = ("upstream_url", "provider_token", "redis_url", "client_key")
 CANNOT_RUN_EXIT_CODES = (-1, 126, 127)
 """Docker's code when the exec itself failed, and the shell's "not executable" / "not found"."""
 CANNOT_RUN_MARKER = "executable file not found"

@@ -81,3 +81,19 @@ def test_flags_for_a_launched_gateway_are_refused_with_a_target(
     """A running deployment is not launched: flags that would shape its launch are an error."""
     code, _, err = run_cli(["run", "--target", "http://127.0.0.1:9", *flag], capsys)
     assert code == 2 and flag[0] in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("a b", id="space"),
+        pytest.param("x\x1b[2J", id="ansi-escape"),
+        pytest.param("m" * 300, id="too-long"),
+    ],
+)
+def test_a_model_name_that_cannot_be_sent_is_refused(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--model takes printable ASCII of 1 to 256 characters, refused in one line otherwise."""
+    code, _, err = run_cli(["run", "--protocol", "openai", "--model", name], capsys)
+    assert code == 2 and "--model" in err and "\x1b" not in err

@@ -112,6 +112,12 @@ def test_the_infer_protocol_names_no_model(tmp_path: Path) -> None:
         pytest.param(b"<html>models</html>", "did not answer an OpenAI model list", id="html"),
         pytest.param(b'{"data": [{"name": "x"}]}', "did not answer an OpenAI model", id="shape"),
         pytest.param(listing(*(f"m{i}" for i in range(25))), "lists 25 models (m0, m1,", id="many"),
+        pytest.param(b"[" * 100_000, "did not answer an OpenAI model list", id="deep-json"),
+        pytest.param(listing("a\x00b"), "not printable ASCII", id="nul-in-a-name"),
+        pytest.param(listing("x\n::error::spoofed"), "not printable ASCII", id="newline"),
+        pytest.param(listing("\x1b[2Jm"), "not printable ASCII", id="ansi-escape"),
+        pytest.param(listing("m" * 300), "over 256 characters", id="long-name"),
+        pytest.param(b" " * (2 * 1024 * 1024), "more than 1024 KiB", id="huge-answer"),
     ],
 )
 def test_a_list_that_does_not_name_one_model_is_refused(

@@ -15,13 +15,19 @@ from harness.probe import Probe, ReadinessProbe, readiness_record
 
 class _Ready(BaseHTTPRequestHandler):
     delay_s = 0.0
+    drip_s = 0.0
     status = 200
 
     def do_GET(self) -> None:
         time.sleep(type(self).delay_s)
         self.send_response(type(self).status)
-        self.send_header("Content-Length", "0")
+        body = b"ready!" if type(self).drip_s else b""
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        for byte in body:
+            self.wfile.write(bytes([byte]))
+            self.wfile.flush()
+            time.sleep(type(self).drip_s)
 
     def log_message(self, *_: object) -> None:
         pass
@@ -80,3 +86,25 @@ def test_the_record_leaves_out_probes_of_a_deliberate_drain() -> None:
     assert (record.probes, record.failures, record.excluded) == (3, 1, 1)
     assert record.first_failure == "timeout after 1 s at 2.0 s into the load"
     assert record.latency_max_ms == 1000.0
+
+
+def test_any_status_a_kubelet_accepts_passes(server: tuple[str, type[_Ready]]) -> None:
+    """204 is ready for a kubelet (200 to 399), and so for loadgate."""
+    url, handler = server
+    handler.status = 204
+    probe = ReadinessProbe(url, interval_s=0.1)
+    probe.start()
+    time.sleep(0.15)
+    probes = probe.stop()
+    assert probes and all(p.ok for p in probes)
+
+
+def test_the_timeout_is_for_the_whole_probe(server: tuple[str, type[_Ready]]) -> None:
+    """A body dripped a byte at a time, each read within the timeout, is a timeout in all."""
+    url, handler = server
+    handler.drip_s = 0.1
+    probe = ReadinessProbe(url, interval_s=0.1, timeout_s=0.3)
+    probe.start()
+    time.sleep(0.2)
+    probes = probe.stop()
+    assert probes and probes[0].outcome == "timeout" and probes[0].latency_ms > 300

@@ -41,9 +41,10 @@ CHAT = TypeAdapter(ChatCompletionRequest)
 JSON_HEADER = (b"content-type", b"application/json")
 
 
-async def _send_json(
+async def send_json(
     send: Send, status: int, body: Any, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
+    """A whole JSON answer as plain ASGI messages (the hot routes and the middleware's own)."""
     data = orjson.dumps(body)
     await send(
         {
@@ -117,10 +118,10 @@ class HotPath:
         try:
             await handler(scope, receive, send)
         except ValidationError as exc:
-            await _send_json(send, 422, {"detail": _validation_detail(exc)})
+            await send_json(send, 422, {"detail": _validation_detail(exc)})
         except InvalidRequestError as exc:
             error = {"type": "json_unencodable", "loc": ["body"], "msg": exc.public_message}
-            await _send_json(send, 422, {"detail": [error]})
+            await send_json(send, 422, {"detail": [error]})
         except GatewayError as exc:
             await self.send_error(scope, send, exc)
 
@@ -129,14 +130,14 @@ class HotPath:
         self.state().log_upstream_error(request_id, exc)
         headers = [(b"retry-after", str(exc.retry_after).encode())] if exc.retry_after else []
         body = ErrorBody(error=exc.public_message, request_id=request_id).model_dump()
-        await _send_json(send, exc.status_code, body, headers)
+        await send_json(send, exc.status_code, body, headers)
 
     async def infer(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = INFER.validate_json(scope["state"]["body"])
         state = self.state()
         payload = body.to_chat_completion(state.settings.target_model)
         completion, scope["state"]["cache"] = await state.completions.complete(payload)
-        await _send_json(send, 200, infer_response(completion).model_dump())
+        await send_json(send, 200, infer_response(completion).model_dump())
 
     async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = CHAT.validate_json(scope["state"]["body"])
@@ -144,7 +145,7 @@ class HotPath:
         payload = body.to_upstream(state.settings.target_model)
         if not body.stream:
             completion, scope["state"]["cache"] = await state.completions.complete(payload)
-            await _send_json(send, 200, completion)
+            await send_json(send, 200, completion)
             return
         scope["state"]["cache"] = "stream"
         await self.stream(scope, receive, send, payload)

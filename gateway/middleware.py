@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import uuid
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.accesslog import AccessLog
@@ -18,6 +17,7 @@ from gateway.body import (
     ClientDisconnectedError,
 )
 from gateway.errors import OverloadedError
+from gateway.hotpath import send_json
 from gateway.metrics import GatewayMetrics
 
 API_PREFIX = "/v1/"
@@ -122,11 +122,11 @@ class RequestMiddleware:
         try:
             scope["state"]["body"] = await self.bodies.read(receive)
         except BodyTimeoutError as exc:
-            await _answer(send, 408, {"error": str(exc), "request_id": request_id}, CLOSE)
+            await send_json(send, 408, {"error": str(exc), "request_id": request_id}, CLOSE)
             return
         except BodyTooLargeError:
             detail = {"detail": f"body larger than {MAX_BODY_BYTES} bytes"}
-            await _answer(send, 413, detail, CLOSE)
+            await send_json(send, 413, detail, CLOSE)
             return
         admission = self.admission
         if admission.draining:
@@ -143,29 +143,11 @@ class RequestMiddleware:
                 admission.in_flight -= 1
 
 
-async def _answer(
-    send: Send, status: int, body: object, headers: list[tuple[bytes, bytes]]
-) -> None:
-    data = orjson.dumps(body)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(data)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": data})
-
-
 async def _unauthorized(send: Send, request_id: str) -> None:
     body = {"error": UNAUTHORIZED_MESSAGE, "request_id": request_id}
-    await _answer(send, 401, body, [(b"www-authenticate", b"Bearer")])
+    await send_json(send, 401, body, [(b"www-authenticate", b"Bearer")])
 
 
 async def _refuse(send: Send, request_id: str, message: str, close: bool) -> None:
     headers = [(b"retry-after", b"1"), *(CLOSE if close else [])]
-    await _answer(send, 503, {"error": message, "request_id": request_id}, headers)
+    await send_json(send, 503, {"error": message, "request_id": request_id}, headers)

@@ -149,29 +149,35 @@ def _open_fds(pid: int) -> int | None:
 TCP_ESTABLISHED = "01"
 
 
-def tcp_connections(
-    pid: int, server_port: int, proc: Path = Path("/proc")
-) -> tuple[int, int] | None:
-    """(inbound, outbound) established connections in `pid`'s network namespace, read from the
-    host's /proc: inbound ones have `server_port` as their local port. In /proc/<pid>/net/tcp
-    and tcp6 the second column is the local address:port (hex), the fourth the state."""
-    inbound = outbound = 0
-    port = f":{server_port:04X}"
+def tcp_sockets(pid: int, proc: Path = Path("/proc")) -> list[tuple[str, str]] | None:
+    """(local address:port in hex, state) of every TCP socket in `pid`'s network namespace,
+    read from the host's /proc/<pid>/net/tcp and tcp6 (no `docker exec`): the second column is
+    the local address, the fourth the state. None when they cannot be read."""
+    sockets = []
     try:
         for table in ("tcp", "tcp6"):
             with (proc / str(pid) / "net" / table).open() as handle:
                 next(handle, None)
                 for line in handle:
                     fields = line.split()
-                    if fields[3] != TCP_ESTABLISHED:
-                        continue
-                    if fields[1].endswith(port):
-                        inbound += 1
-                    else:
-                        outbound += 1
+                    sockets.append((fields[1], fields[3]))
     except (OSError, IndexError):
         return None
-    return inbound, outbound
+    return sockets
+
+
+def tcp_connections(
+    pid: int, server_port: int, proc: Path = Path("/proc")
+) -> tuple[int, int] | None:
+    """(inbound, outbound) established connections in `pid`'s network namespace: inbound ones
+    have `server_port` as their local port."""
+    sockets = tcp_sockets(pid, proc)
+    if sockets is None:
+        return None
+    port = f":{server_port:04X}"
+    established = [local for local, state in sockets if state == TCP_ESTABLISHED]
+    inbound = sum(1 for local in established if local.endswith(port))
+    return inbound, len(established) - inbound
 
 
 class ResourceSampler:

@@ -38,6 +38,7 @@ from harness.docker import (
 )
 from harness.errors import StackNotReadyError
 from harness.images import StackImages
+from harness.sampler import tcp_sockets
 from harness.wiring import DEFAULT_GATEWAY_PORT, choose_gateway_port, rewrite_healthcheck_port
 
 log = logging.getLogger("loadgate.stack")
@@ -87,21 +88,20 @@ def _is_loopback(address: str) -> bool:
 
 
 def listening_sockets(pid: int, proc: Path = Path("/proc")) -> set[tuple[int, bool]] | None:
-    """(port, loopback only) of every listening TCP socket in `pid`'s network namespace, read
-    from the host's /proc/<pid>/net/tcp and tcp6 (state 0A); None when they cannot be read."""
-    sockets: set[tuple[int, bool]] = set()
-    try:
-        for table in ("tcp", "tcp6"):
-            with (proc / str(pid) / "net" / table).open() as handle:
-                next(handle, None)
-                for line in handle:
-                    fields = line.split()
-                    if fields[3] == TCP_LISTEN:
-                        address, _, port = fields[1].partition(":")
-                        sockets.add((int(port, 16), _is_loopback(address)))
-    except (OSError, IndexError, ValueError):
+    """(port, loopback only) of every listening TCP socket in `pid`'s network namespace (state
+    0A); None when they cannot be read."""
+    sockets = tcp_sockets(pid, proc)
+    if sockets is None:
         return None
-    return sockets
+    listening = set()
+    try:
+        for local, state in sockets:
+            if state == TCP_LISTEN:
+                address, _, port = local.partition(":")
+                listening.add((int(port, 16), _is_loopback(address)))
+    except ValueError:
+        return None
+    return listening
 
 
 @dataclass

@@ -8,19 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import PROJECT_ROOT, build_parser, main
+from harness.cli import PROJECT_ROOT, build_parser
 from harness.cli import _run_settings as run_settings
 from scenarios.catalog import SCENARIOS
+from tests.unit.harness.conftest import run_cli
 from tests.unit.reports.fixtures import sample_result
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        code = main(args)
-    except SystemExit as exc:  # argparse
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))

@@ -36,7 +36,9 @@ def junit_xml(result: RunResult) -> str:
             ET.SubElement(
                 case,
                 "failure",
-                message=f"{budget.name}: {observed}, beyond its limit {budget.limit:g} {budget.unit}",
+                message=(
+                    f"{budget.name}: {observed}, beyond its limit {budget.limit:g} {budget.unit}"
+                ),
             )
     return ET.tostring(suites, encoding="unicode")
 

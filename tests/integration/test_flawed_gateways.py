@@ -85,6 +85,12 @@ def failed_budgets(result: dict[str, Any]) -> set[str]:
             id="logging-the-authorization-header",
         ),
         pytest.param(
+            "token_in_errors",
+            ("--scenario", "failing-upstream", "--duration", "16"),
+            "provider_token_in_responses",
+            id="token-in-error-bodies",
+        ),
+        pytest.param(
             "retain_failed",
             ("--scenario", "failing-upstream"),
             "memory_failing_mb_per_1k",

@@ -45,11 +45,12 @@ def test_ramp_finds_a_knee_and_stops_at_it(
 def test_spike_reports_the_spike_and_the_recovery(
     engine: DockerEngine, images: StackImages, tmp_path: Path
 ) -> None:
-    """100 → 800 → 100 req/s: three steps, the spike's p99, a recovery time."""
-    code, out, result = run_scenario(tmp_path, "spike", "--duration", "9")
+    """62.5 → 500 → 62.5 req/s (800 saturates this 2-core machine with the whole stack on it):
+    three steps, the spike's p99, a recovery time."""
+    code, out, result = run_scenario(tmp_path, "spike", "--duration", "9", "--rate", "500")
     assert code == 0, out
     figures = result["findings"]["figures"]
-    assert [s["target_rps"] for s in result["findings"]["steps"]] == [100, 800, 100]
+    assert [s["target_rps"] for s in result["findings"]["steps"]] == [62.5, 500, 62.5]
     assert figures["spike_p99_ms"] > 0 and figures["recovery_s"] is not None
 
 

@@ -40,7 +40,8 @@ from scenarios.catalog import PROTOCOL_USERS, SCENARIOS, OpenLoad, adjusted, sce
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 EXIT_CODES = """exit codes:
-  0    run finished and every budget passed (or no budgets were given)
+  0    run finished and every budget and check passed (or --no-budgets and the integrity
+       checks passed)
   1    a budget was breached
   2    bad usage: flags, budgets file, compose file or result file
   3    environment failure: no Docker engine, an image build failed, the stack never became ready
@@ -498,20 +499,29 @@ def _print_verdict(result: RunResult, report: Path) -> None:
         )
     if figures:
         shown = ", ".join(
-            f"{name} {'n/a' if value is None else f'{value:.4g}'}"
-            for name, value in figures.items()
+            f"{name} {'n/a' if value is None else number(value)}" for name, value in figures.items()
         )
         print(f"found: {shown}")
     for note in result.findings.notes:
         print(f"note: {printable(note)}")
     for budget in result.budgets:
         mark = {True: "pass", False: "FAIL", None: "n/a "}[budget.passed]
-        observed = "unavailable" if budget.observed is None else f"{budget.observed:.4g}"
-        print(
-            f"  [{mark}] {budget.name}: {observed} (limit {budget.limit:g} {budget.unit})".rstrip()
-        )
+        observed = "unavailable" if budget.observed is None else number(budget.observed)
+        limit = number(budget.limit)
+        print(f"  [{mark}] {budget.name}: {observed} (limit {limit} {budget.unit})".rstrip())
     print(f"verdict: {_verdict_line(result)}")
     print(f"report: {report}")
+
+
+def number(value: float) -> str:
+    """A figure for people: 12,193 not 1.219e+04, 0 not -7.566e-14, 0.9511 as it is."""
+    if not math.isfinite(value):
+        return str(value)
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) < 0.0005:
+        return "0"
+    return f"{value:.4g}"
 
 
 def _print_probes_and_scan(result: RunResult) -> None:

@@ -44,18 +44,20 @@ def _kinds(kinds: Counter[str]) -> str:
     return ", ".join(f"{kind}: {count}" for kind, count in kinds.most_common(4))
 
 
-def failure_summary(kinds: Counter[str], status: int | None, body: str | None) -> str:
-    """One line a user can act on: 'every request answered 400: {"error": ...}'; the body is
-    the first failed answer's (already scrubbed of secrets), its control characters escaped."""
+def failure_summary(
+    kinds: Counter[str], status: int | None, body: str | None, request: str = ""
+) -> str:
+    """One line a user can act on: 'every request answered 400: {"error": ...}' (with the
+    route when known: 'every request (POST /v1/infer) answered 404'); the body is the first
+    failed answer's (already scrubbed of secrets), its control characters escaped."""
+    said = f"every request ({request})" if request else "every request"
     if len(kinds) == 1:
         (kind,) = kinds
         head = (
-            f"every request answered {status}"
-            if status
-            else f"every request failed without an answer ({kind})"
+            f"{said} answered {status}" if status else f"{said} failed without an answer ({kind})"
         )
     else:
-        head = f"every request failed ({_kinds(kinds)})"
+        head = f"{said} failed ({_kinds(kinds)})"
         if status:
             head += f"; the first answered {status}"
     if body:

@@ -18,8 +18,10 @@ from typing import Any
 import httpx
 
 from harness.errors import UsageError
+from harness.failfast import printable
 from harness.mock_upstream.settings import MockSettings
 from harness.settings import ExternalTarget, RunSettings
+from scenarios.inspection import scrub
 
 LAUNCHED_STACK_MODEL: str = MockSettings.model_fields["model_name"].default
 """The model of a stack loadgate launches: the mock provider's default name."""
@@ -27,6 +29,7 @@ LIST_TIMEOUT_S = 5.0
 LIST_MAX_BYTES = 1024 * 1024
 SHOWN_AT_MOST = 10
 SHOWN_NAME_CHARS = 60
+EXCERPT_BYTES = 160
 MAX_NAME_CHARS = 256
 
 
@@ -50,9 +53,11 @@ def listed_model(target: ExternalTarget) -> str:
     url = f"{target.url}/v1/models"
     try:
         names = _model_ids(json.loads(_fetch(url, target.headers_with_token())))
-    except httpx.HTTPStatusError as exc:
+    except _RefusedError as exc:
         raise UsageError(
-            f"GET {url} answered {exc.response.status_code}: name the model with --model"
+            f"GET {url} answered {exc.status}{_excerpt(exc.body, target)}"
+            f"{_base_url_hint(target)}: check --target and its credentials, or name the model "
+            "with --model"
         ) from exc
     except httpx.HTTPError as exc:
         raise UsageError(
@@ -72,6 +77,28 @@ def listed_model(target: ExternalTarget) -> str:
     raise UsageError(f"{url} lists {len(names)} models ({shown}{more}): choose one with --model")
 
 
+class _RefusedError(Exception):
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
+def _excerpt(body: bytes, target: ExternalTarget) -> str:
+    """The start of an error answer, secrets replaced, control characters escaped."""
+    secrets = [*target.headers.values()]
+    if target.token is not None:
+        secrets.append(target.token.get_secret_value())
+    text = " ".join(scrub(body, secrets).split())[:EXCERPT_BYTES]
+    return f" ({printable(text)})" if text else ""
+
+
+def _base_url_hint(target: ExternalTarget) -> str:
+    if target.url.rstrip("/").endswith("/v1"):
+        return " (--target ends in /v1: give the base URL, loadgate adds /v1/...)"
+    return ""
+
+
 def _fetch(url: str, headers: dict[str, str]) -> bytes:
     """The body of a GET, refused past `LIST_MAX_BYTES` or `LIST_TIMEOUT_S` (a slow drip
     counts: the deadline is for the whole answer, not each read)."""
@@ -81,7 +108,13 @@ def _fetch(url: str, headers: dict[str, str]) -> bytes:
         httpx.Client(timeout=LIST_TIMEOUT_S, follow_redirects=False) as client,
         client.stream("GET", url, headers=headers) as response,
     ):
-        response.raise_for_status()
+        if response.is_error:
+            start = b""
+            for chunk in response.iter_bytes():
+                start += chunk
+                if len(start) >= EXCERPT_BYTES or time.monotonic() > deadline:
+                    break
+            raise _RefusedError(response.status_code, start[:EXCERPT_BYTES])
         for chunk in response.iter_bytes():
             body += chunk
             if len(body) > LIST_MAX_BYTES:

@@ -233,7 +233,9 @@ class Driven:
 
     @property
     def readiness_missing(self) -> bool:
-        return bool(self.probes) and all(p.outcome == "404" for p in self.probes)
+        """Every probe that got an answer got 404 (a slow first probe of a cold target aside)."""
+        answered = [p for p in self.probes if p.outcome.isdecimal()]
+        return bool(answered) and all(p.outcome == "404" for p in answered)
 
     def readiness(self, path: str, shutdown: ShutdownRecord | None) -> ReadinessRecord | None:
         """The probes as recorded; None when every probe answered 404 (a target without such
@@ -324,7 +326,7 @@ class _StopWatch:
         first = failures[0] if failures else None
         if first is None:
             return failure_summary(kinds, None, None)
-        return failure_summary(kinds, first.status or None, first.body)
+        return failure_summary(kinds, first.status or None, first.body, f"POST {first.route}")
 
 
 def _events(events: list[RunEvent], load: LoadRun) -> list[RunEvent]:

@@ -84,7 +84,8 @@ def test_a_server_that_refuses_everything_fails_fast_with_the_cause(
     )
     elapsed = time.monotonic() - started
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "verdict: FAIL: every request answered 400" in done.stdout
+    route = "/v1/chat/completions" if protocol == "openai" else "/v1/infer"
+    assert f"verdict: FAIL: every request (POST {route}) answered 400" in done.stdout
     assert "Invalid model name" in done.stdout
     assert elapsed < 25, f"took {elapsed:.0f} s"  # steady alone runs 30 s, spike 45 s
     run_dir = only_run_dir(tmp_path)

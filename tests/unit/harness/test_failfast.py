@@ -57,3 +57,11 @@ def test_control_characters_of_a_hostile_body_are_escaped() -> None:
     shown = failure_summary(Counter({"http_400": 5}), 400, "\x1b]0;owned\x07\x1b[2Jok")
     assert "\x1b" not in shown and "\x07" not in shown and "\\x1b" in shown
     assert printable("line\u2028break") == "line\\u2028break"
+
+
+def test_the_summary_names_the_request_when_known() -> None:
+    """A wrong --protocol shows at once: the route every request was sent to."""
+    line = failure_summary(
+        Counter({"http_404": 9}), 404, '{"detail":"Not Found"}', "POST /v1/infer"
+    )
+    assert line == 'every request (POST /v1/infer) answered 404: {"detail":"Not Found"}'

@@ -137,7 +137,7 @@ def test_a_refusal_by_the_target_is_said(server: ModelServer, tmp_path: Path) ->
     """A target that refuses the credentials: its status, and --model."""
     server.answer = listing("x")
     without_token = dataclasses.replace(settings(tmp_path), target=ExternalTarget(url_of(server)))
-    with pytest.raises(UsageError, match=r"answered 401: name the model with --model"):
+    with pytest.raises(UsageError, match=r"answered 401 \(\{\}\): check --target.*--model"):
         resolve_model(without_token)
 
 
@@ -156,3 +156,9 @@ def test_model_option_reaches_the_run_settings(tmp_path: Path) -> None:
     given = parser.parse_args(["run", "--protocol", "openai", "--model", "m7"])
     assert _run_settings(given).model == "m7"
     assert _run_settings(parser.parse_args(["run"])).model is None
+
+
+def test_a_target_url_ending_in_v1_gets_a_hint(server: ModelServer, tmp_path: Path) -> None:
+    """The OpenAI SDK's habit (`.../v1`) doubles the path: the refusal says so."""
+    with pytest.raises(UsageError, match=r"ends in /v1: give the base URL"):
+        resolve_model(settings(tmp_path, url=url_of(server) + "/v1"))

@@ -643,14 +643,13 @@ def _tune(args: argparse.Namespace) -> int:
 
 
 def _print_tune(result: TuneResult, report: Path) -> None:
-    mib = MIB
     print(f"{'role':<13}{'cpus':>6}{'memory':>9}{'p95 ms':>9}{'p99 ms':>9}{'req/s':>8}  verdict")
     for p in result.points:
         p95 = "-" if p.p95_ms is None else f"{p.p95_ms:.1f}"
         p99 = "-" if p.p99_ms is None else f"{p.p99_ms:.1f}"
         rps = "-" if p.throughput_rps is None else f"{p.throughput_rps:.1f}"
         verdict = "pass" if p.passed else f"FAIL {p.reason}"
-        memory = f"{p.memory_bytes / mib:.0f}M"
+        memory = f"{p.memory_bytes / MIB:.0f}M"
         print(f"{p.role:<13}{p.cpus:>6g}{memory:>9}{p95:>9}{p99:>9}{rps:>8}  {verdict}")
     print(f"search ended: {result.stop_reason}")
     rec = result.recommendation
@@ -659,8 +658,8 @@ def _print_tune(result: TuneResult, report: Path) -> None:
     else:
         print(
             f"recommended: cpus {rec.cpus:g} (reservation {rec.reserved_cpus:g}), "
-            f"memory {rec.memory_bytes / mib:.0f} MiB "
-            f"(reservation {rec.reserved_memory_bytes / mib:.0f} MiB)"
+            f"memory {rec.memory_bytes / MIB:.0f} MiB "
+            f"(reservation {rec.reserved_memory_bytes / MIB:.0f} MiB)"
         )
         for line in rec.explanation:
             print(f"  {line}")

@@ -59,9 +59,10 @@ class SampleRecorder:
         **_: Any,
     ) -> None:
         status = int(getattr(response, "status_code", 0) or 0)
+        body = _content(response)
         error = error_kind(status, exception)
         if not error and 200 <= status < 300:
-            error = body_error(_content(response))
+            error = body_error(body)
         sent_at = start_time if start_time is not None else 0.0
         intended = (context or {}).get(INTENDED)
         if intended is None:
@@ -71,11 +72,7 @@ class SampleRecorder:
             size = response_length or 0
             sample = row(float(intended), latency_ms, name, status, error, size, lag_ms)
         self._writer.add(sample)
-        self._inspect(name, status, error, response)
-
-    def _inspect(self, name: str, status: int, error: str, response: Any) -> None:
         headers = getattr(response, "headers", None)
-        body = _content(response)
         self._inspector.answer(name, status, error, headers.items() if headers else (), body)
 
     def flush(self) -> None:

@@ -28,7 +28,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
 
 from harness.errors import BudgetsError
-from reports.result import MIB, BudgetVerdict, MemoryStats, RunResult, StepStats, Verdict
+from reports.result import (
+    MIB,
+    BudgetVerdict,
+    MemoryStats,
+    ReadinessRecord,
+    RunResult,
+    StepStats,
+    Verdict,
+)
 
 STEP_BUDGETS = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "error_rate")
 """In a ramp these judge each step (to find the knee), not the whole run."""
@@ -308,18 +316,15 @@ def always_checked(result: RunResult, budgets: Budgets, figures: Figures) -> lis
         "throughput_ratio", budgets.throughput_min_ratio, figures.get("throughput_ratio")
     )
     if result.readiness is not None:
-        checks.at_most(
-            "ready_probe_failures", budgets.ready_probe_failures_max, _probe_failures(result)
-        )
+        failures = _probe_failures(result, result.readiness)
+        checks.at_most("ready_probe_failures", budgets.ready_probe_failures_max, failures)
     _generator_checks(checks, result, figures)
     return checks.verdicts
 
 
-def _probe_failures(result: RunResult) -> float:
+def _probe_failures(result: RunResult, readiness: ReadinessRecord) -> float:
     """Failed readiness probes; a ramp claims only the steps before the first that broke its
     budgets (past its knee the gateway is overloaded on purpose)."""
-    readiness = result.readiness
-    assert readiness is not None
     broken = next((s for s in result.findings.steps if s.passed is False), None)
     if result.scenario not in STEP_JUDGED_SCENARIOS or broken is None:
         return float(readiness.failures)

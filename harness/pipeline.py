@@ -24,7 +24,7 @@ from harness.images import ImageBuilder
 from harness.judge import Budgets, load_budgets
 from harness.knee import KneeWatch
 from harness.models import resolve_model
-from harness.probe import Probe, ReadinessProbe, readiness_record
+from harness.probe import Probe, ReadinessProbe, path_missing, readiness_record
 from harness.progress import ProgressDisplay
 from harness.runner import LoadRun, SampleTail, run_load
 from harness.sampler import ResourceSampler
@@ -233,9 +233,7 @@ class Driven:
 
     @property
     def readiness_missing(self) -> bool:
-        """Every probe that got an answer got 404 (a slow first probe of a cold target aside)."""
-        answered = [p for p in self.probes if p.outcome.isdecimal()]
-        return bool(answered) and all(p.outcome == "404" for p in answered)
+        return path_missing(self.probes)
 
     def readiness(self, path: str, shutdown: ShutdownRecord | None) -> ReadinessRecord | None:
         """The probes as recorded; None when every probe answered 404 (a target without such

@@ -92,6 +92,13 @@ class ReadinessProbe:
         return Probe(sent, elapsed_s * 1000, outcome)
 
 
+def path_missing(probes: list[Probe]) -> bool:
+    """Whether every probe that got an answer got 404: the target has no such path (a slow or
+    refused first probe of a cold target does not hide that)."""
+    answered = [p for p in probes if p.outcome.isdecimal()]
+    return bool(answered) and all(p.outcome == "404" for p in answered)
+
+
 def readiness_record(
     path: str,
     probes: list[Probe],

@@ -108,3 +108,14 @@ def test_the_timeout_is_for_the_whole_probe(server: tuple[str, type[_Ready]]) ->
     time.sleep(0.2)
     probes = probe.stop()
     assert probes and probes[0].outcome == "timeout" and probes[0].latency_ms > 300
+
+
+def test_a_path_that_answers_404_throughout_is_missing_not_failing() -> None:
+    """404 to every answered probe (a cold target's first probe timing out aside) is a missing
+    path; one 200 among them is not."""
+    from harness.probe import path_missing
+
+    cold = [Probe(0.0, 1200.0, "timeout"), Probe(1.0, 2.0, "404"), Probe(2.0, 2.0, "404")]
+    assert path_missing(cold)
+    assert not path_missing([*cold, Probe(3.0, 2.0, "200")])
+    assert not path_missing([Probe(0.0, 1200.0, "timeout")])

@@ -88,7 +88,7 @@ def test_a_users_compose_file_runs_as_written(
 ) -> None:
     """Services llm-gateway and redis-cache are found, port 8080 comes from `ports`, and the curl
     healthcheck the image cannot run is named in result.json."""
-    _, stdout, result = run_result(tmp_path, "--compose", USER_COMPOSE, *WIRED)
+    code, stdout, result = run_result(tmp_path, "--compose", USER_COMPOSE, *WIRED)
     assert result["latency"]["count"] > 20, stdout
     assert result["errors"]["total"] == 0
     assert result["memory"]["limit_bytes"] == 512 * 1024 * 1024
@@ -96,6 +96,8 @@ def test_a_users_compose_file_runs_as_written(
     assert problem is not None
     assert problem.startswith("healthcheck `curl -f http://localhost:8080/health` cannot run")
     assert "curl" in problem.split("cannot run", 1)[1]
+    assert code == 1  # a finding: the check fails the run
+    assert {b["name"]: b["passed"] for b in result["budgets"]}["gateway_healthcheck"] is False
     assert leftovers(engine) == []
 
 

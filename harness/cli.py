@@ -18,6 +18,7 @@ from pydantic import SecretStr
 
 from harness.errors import (
     EXIT_BUDGET_BREACHED,
+    EXIT_ENVIRONMENT,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
@@ -770,6 +771,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ResultFileError as exc:
         print(f"loadgate: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # an output file that cannot be written: a full disk, a read-only dir
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"loadgate: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
     except KeyError as exc:  # unknown scenario
         print(f"loadgate: {exc.args[0]}", file=sys.stderr)
         return EXIT_USAGE

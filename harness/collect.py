@@ -122,6 +122,7 @@ def build_result(record: RunRecord, judging: Budgets | None) -> RunResult:
     ends = requests["start"] + requests["latency_ms"] / 1000
     load_duration = float(ends.max() - load_started_at) if not requests.empty else 0.0
     latency = aggregate.latency_stats(requests)
+    service = aggregate.service_latencies(requests)
     errors = aggregate.error_stats(requests)
     throughput = latency.count / load_duration if load_duration > 0 else 0.0
 
@@ -185,6 +186,10 @@ def build_result(record: RunRecord, judging: Budgets | None) -> RunResult:
         throughput_rps=throughput,
         latency=latency,
         service_latency=aggregate.service_latency_stats(requests),
+        latency_distribution=aggregate.latency_distribution(aggregate.request_latencies(requests)),
+        service_latency_distribution=(
+            [] if service is None else aggregate.latency_distribution(service)
+        ),
         errors=errors,
         memory=memory,
         cpu=cpu,

@@ -17,11 +17,8 @@ full disk leaves the old file whole.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import math
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +31,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from harness.errors import ComposeError
 from harness.units import UnitError, parse_cpus, parse_memory
+from reports.atomic import write_atomic
 
 MIB = 1024 * 1024
 MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -248,29 +246,11 @@ def check_editable(text: str, service: str) -> None:
 
 
 def write_compose(path: Path, text: str) -> None:
-    """Replace `path` with `text` atomically: a temporary file beside it, fsynced, renamed.
-
-    A symbolic link stays a link: the file it points to is the one replaced.
-    """
-    path = path.resolve()
-    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Replace `path` with `text` atomically (`reports.atomic.write_atomic`)."""
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
+        write_atomic(path, text)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
         raise ComposeError(f"cannot write {path}: {exc.strerror}; the file is unchanged") from exc
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def unified_diff(path: Path, old: str, new: str) -> str:

@@ -13,12 +13,20 @@ from reports.result import (
     ErrorStats,
     LatencyStats,
     MemoryStats,
+    PercentilePoint,
     ResourcePoint,
     TimePoint,
 )
 
 OPTIONAL_COLUMNS = ("lag_ms", "ttft_ms", "tokens")
 PERCENTILES = {"p50_ms": 50, "p90_ms": 90, "p95_ms": 95, "p99_ms": 99}
+DISTRIBUTION_PERCENTILES: tuple[float, ...] = (
+    *(0, 10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 92.5, 95, 96, 97, 97.5, 98, 98.5, 99),
+    *(99.25, 99.5, 99.6, 99.7, 99.75, 99.8, 99.85, 99.9, 99.925, 99.95, 99.975, 99.99),
+    *(99.995, 99.999, 100),
+)
+"""Where a latency distribution is read, dense toward the tail as HdrHistogram prints it; a run
+shows only the percentiles its request count resolves (`latency_distribution`)."""
 RESOURCE_COLUMNS = [
     "t",
     "memory_bytes",
@@ -48,17 +56,40 @@ def load_requests(path: Path) -> pd.DataFrame:
 def latency_stats(requests: pd.DataFrame) -> LatencyStats:
     """Latency from each request's `start`: its intended send time when the load kept a
     schedule, so a request that waited behind a stall carries the wait."""
-    return _stats(requests["latency_ms"].to_numpy(dtype=float))
+    return _stats(request_latencies(requests))
+
+
+def latency_distribution(latencies: np.ndarray) -> list[PercentilePoint]:
+    """The nearest-rank latency at each of `DISTRIBUTION_PERCENTILES` that `latencies` resolves:
+    with n requests, percentiles above 100 (1 - 1/n) name the maximum and are left out, but the
+    maximum itself (100) is kept."""
+    values = np.asarray(latencies, dtype=float)
+    if values.size == 0:
+        return []
+    resolved = 100.0 * (1.0 - 1.0 / values.size)
+    wanted = [q for q in DISTRIBUTION_PERCENTILES if q <= resolved or q == 100]
+    return [PercentilePoint(percentile=q, latency_ms=percentile(values, q)) for q in wanted]
+
+
+def request_latencies(requests: pd.DataFrame) -> np.ndarray:
+    """Each request's latency from its intended send time (what `latency_stats` summarises)."""
+    return requests["latency_ms"].to_numpy(dtype=float)
+
+
+def service_latencies(requests: pd.DataFrame) -> np.ndarray | None:
+    """Each request's latency from its actual send (None when no request kept a schedule)."""
+    lags = requests["lag_ms"]
+    if lags.isna().all():
+        return None
+    service = requests["latency_ms"] - lags.fillna(0.0)
+    return service.clip(lower=0.0).to_numpy(dtype=float)
 
 
 def service_latency_stats(requests: pd.DataFrame) -> LatencyStats | None:
     """Latency from each request's actual send (intended time + schedule lag): what a closed
     loop reports when it ignores coordinated omission. None when no request kept a schedule."""
-    lags = requests["lag_ms"]
-    if lags.isna().all():
-        return None
-    service = requests["latency_ms"] - lags.fillna(0.0)
-    return _stats(service.clip(lower=0.0).to_numpy(dtype=float))
+    service = service_latencies(requests)
+    return None if service is None else _stats(service)
 
 
 def _stats(latencies: np.ndarray) -> LatencyStats:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from reports.atomic import write_atomic
 from reports.result import RunResult
 
 JUNIT_FILE = "junit.xml"
@@ -45,5 +46,5 @@ def junit_xml(result: RunResult) -> str:
 
 def write_junit(result: RunResult, run_dir: Path) -> Path:
     path = run_dir / JUNIT_FILE
-    path.write_text('<?xml version="1.0" encoding="utf-8"?>\n' + junit_xml(result))
+    write_atomic(path, '<?xml version="1.0" encoding="utf-8"?>\n' + junit_xml(result))
     return path

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from reports.atomic import write_atomic
 from reports.charts import Series, Threshold, line_chart
 from reports.result import RunResult
 
@@ -91,5 +92,5 @@ def render_report(result: RunResult) -> str:
 
 def write_report(result: RunResult, run_dir: Path) -> Path:
     path = run_dir / REPORT_FILE
-    path.write_text(render_report(result))
+    write_atomic(path, render_report(result))
     return path

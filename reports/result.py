@@ -15,6 +15,8 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from reports.atomic import write_atomic
+
 SCHEMA_VERSION = 1
 MIB = 1024 * 1024
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -46,6 +48,14 @@ class LatencyStats(_Model):
     p95_ms: float
     p99_ms: float
     max_ms: float
+
+
+class PercentilePoint(_Model):
+    """One point of a latency distribution: `percentile` % of requests took at most `latency_ms`
+    (nearest rank, an observed value). Drawn HdrHistogram-style, on a log axis of "nines"."""
+
+    percentile: float = Field(ge=0, le=100, allow_inf_nan=False)
+    latency_ms: float = Field(ge=0, allow_inf_nan=False)
 
 
 class ErrorStats(_Model):
@@ -279,6 +289,9 @@ class RunResult(_Model):
     coordinated omission): what budgets judge."""
     service_latency: LatencyStats | None = None
     """From each request's actual send time (what a closed loop alone reports), for comparison."""
+    latency_distribution: list[PercentilePoint] = Field(default=[], max_length=1000)
+    """`latency` at the percentiles of `reports.aggregate.DISTRIBUTION_PERCENTILES`."""
+    service_latency_distribution: list[PercentilePoint] = Field(default=[], max_length=1000)
     errors: ErrorStats
     memory: MemoryStats | None
     cpu: CpuStats | None
@@ -310,7 +323,7 @@ class RunResult(_Model):
 
     def save(self, run_dir: Path) -> Path:
         path = run_dir / RESULT_FILE
-        path.write_text(self.model_dump_json(indent=2))
+        write_atomic(path, self.model_dump_json(indent=2))
         return path
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from jinja2 import Environment
 
+from reports.atomic import write_atomic
 from reports.charts import Series, line_chart
 from reports.render import MIB, charts, environment
 from reports.result import ResultFileError, load_result
@@ -48,5 +49,5 @@ def render_tune_report(result: TuneResult, directory: Path) -> str:
 
 def write_tune_report(result: TuneResult, directory: Path) -> Path:
     path = directory / TUNE_REPORT_FILE
-    path.write_text(render_tune_report(result, directory))
+    write_atomic(path, render_tune_report(result, directory))
     return path

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reports.atomic import write_atomic
 from reports.result import Epoch, RunId, load_model
 
 TUNE_FILE = "tune.json"
@@ -90,7 +91,7 @@ class TuneResult(_Model):
 
     def save(self, directory: Path) -> Path:
         path = directory / TUNE_FILE
-        path.write_text(self.model_dump_json(indent=2))
+        write_atomic(path, self.model_dump_json(indent=2))
         return path
 
 

@@ -25,6 +25,7 @@ from harness.bench.wrk import stat_cpu_s
 from harness.errors import StackNotReadyError
 from harness.runner import run_load
 from reports import aggregate
+from reports.atomic import write_atomic
 from scenarios.arrivals import Stage
 from scenarios.catalog import OpenLoad, Scenario
 
@@ -129,7 +130,7 @@ def run_generator_bench(output_dir: Path, duration_s: float) -> tuple[GeneratorB
         mock.terminate()
         mock.wait(timeout=10)
     bench = summarise(points)
-    (directory / "bench-generator.json").write_text(json.dumps(asdict(bench), indent=2))
+    write_atomic(directory / "bench-generator.json", json.dumps(asdict(bench), indent=2))
     return bench, directory
 
 

@@ -35,6 +35,7 @@ from harness.errors import StackNotReadyError
 from harness.images import ImageBuilder
 from harness.progress import ProgressDisplay
 from harness.sampler import CgroupReader
+from reports.atomic import write_atomic
 
 P99_BOUND_MS = 50.0
 CONNECTIONS = (8, 16, 32, 64)
@@ -206,7 +207,7 @@ class BenchReport:
             "targets": {k: [asdict(m) for m in v] for k, v in self.targets.items()},
             "verdicts": [{"target": t, "met": met, "figures": f} for t, met, f in self.verdicts],
         }
-        path.write_text(json.dumps(data, indent=2))
+        write_atomic(path, json.dumps(data, indent=2))
         return path
 
 

@@ -252,10 +252,14 @@ def test_a_full_disk_leaves_the_compose_file_whole(
     """A write that fails midway keeps the old file byte for byte; tune.json is still saved."""
     settings = tune_settings(tmp_path, BLOCK, write=True)
 
-    def disk_full(fd: int) -> None:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    fsync = os.fsync
 
-    monkeypatch.setattr(os, "fsync", disk_full)
+    def disk_full_for_compose(fd: int) -> None:
+        if ".compose.yml." in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", disk_full_for_compose)
     with pytest.raises(ComposeError, match="No space left on device; the file is unchanged"):
         tune(settings, ProgressDisplay(quiet=True))
     assert settings.run.compose_file.read_bytes() == BLOCK.encode()

@@ -16,6 +16,12 @@ from types import FrameType
 import httpx
 from pydantic import SecretStr
 
+from harness.compare.command import (
+    add_compare_options,
+    compare_thresholds,
+    sides,
+    stored_runs,
+)
 from harness.errors import (
     EXIT_BUDGET_BREACHED,
     EXIT_ENVIRONMENT,
@@ -32,6 +38,7 @@ from harness.progress import ProgressDisplay
 from harness.settings import ExternalTarget, RunSettings
 from harness.units import UnitError, parse_duration
 from harness.wiring import parse_gateway_environment
+from reports.compare_text import compare_lines, round_line
 from reports.render import write_report
 from reports.result import MIB, ResultFileError, RunResult, load_result
 from reports.tune_render import write_tune_report
@@ -94,7 +101,10 @@ def _model_name(text: str) -> str:
 
 
 def _add_load_options(
-    parser: argparse.ArgumentParser, default_scenario: str, default_budgets: Path | None
+    parser: argparse.ArgumentParser,
+    default_scenario: str,
+    default_budgets: Path | None,
+    build_base_flag: str = "--base-image",
 ) -> None:
     """The options `run` and `tune` share: what load, against which deployment, judged how."""
     add = parser.add_argument
@@ -141,7 +151,8 @@ def _add_load_options(
         help="override the total target request rate (spread over the users)",
     )
     add(
-        "--base-image",
+        build_base_flag,
+        dest="base_image",
         default="python:3.11-slim",
         metavar="IMAGE",
         help="base image for loadgate's images (a Debian stand-in is built if it cannot be had)",
@@ -208,6 +219,12 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="build the gateway from DIR with its own Dockerfile, then launch it the same way",
     )
+    _add_launch_options(parser)
+
+
+def _add_launch_options(parser: argparse.ArgumentParser) -> None:
+    """How the gateway loadgate launches is wired: its port, its variables, its services."""
+    add = parser.add_argument
     add("--ready-path", default="/ready", metavar="PATH", help="the gateway's readiness probe")
     add(
         "--gateway-port",
@@ -412,6 +429,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="memory limit >= p95 working set x this (default 1.2)",
     )
     add("--write", action="store_true", help="write the confirmed limits into the compose file")
+
+    compare = commands.add_parser(
+        "compare",
+        help="run the same load against a base and a head gateway, alternately, and judge the "
+        "difference with confidence intervals (exit 1 when something regressed)",
+        epilog=EXIT_CODES,
+        formatter_class=formatter,
+    )
+    _add_load_options(
+        compare, default_scenario="steady", default_budgets=None, build_base_flag="--build-base"
+    )
+    compare.add_argument(
+        "--no-budgets",
+        action="store_true",
+        help="do not judge each round against budgets (only the integrity checks)",
+    )
+    _add_launch_options(compare)
+    add_compare_options(compare, _positive_int)
 
     bench = commands.add_parser(
         "bench", help="measure the gateway's hot path against the mock alone and naive gateways"
@@ -673,6 +708,39 @@ def _print_tune(result: TuneResult, report: Path) -> None:
     print(f"report: {report}")
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from harness.compare.rounds import CompareSettings, compare, compare_stored, finish
+
+    stored = stored_runs(args)
+    if stored is not None:
+        limits = compare_thresholds(args, None)
+        outcome = compare_stored(*stored, args.output_dir.resolve(), limits, seed=args.seed)
+    else:
+        base, head = sides(args)
+        run = _run_settings(args)
+        settings = CompareSettings(
+            run=run,
+            base=base,
+            head=head,
+            thresholds=compare_thresholds(args, run),
+            rounds=int(args.rounds),
+            seed=args.seed,
+        )
+        if not base.chosen and not head.chosen:
+            print("base and head are the same gateway: an A/A compare (it measures the noise)")
+
+        def round_done(position: int, side: str, result: RunResult) -> None:
+            print(round_line(position, 2 * settings.rounds, side, result))
+
+        outcome = compare(settings, ProgressDisplay(quiet=args.quiet), round_done)
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY") or None
+    written = finish(outcome, Path(step_summary) if step_summary else None)
+    for line in compare_lines(outcome.result):
+        print(line)
+    print(f"report: {written}")
+    return EXIT_BUDGET_BREACHED if outcome.result.verdict == "fail" else EXIT_OK
+
+
 def _bench(args: argparse.Namespace) -> int:
     if args.generator:
         return _bench_generator(args)
@@ -755,6 +823,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "tune": _tune,
         "bench": _bench,
         "report": _report,
+        "compare": _compare,
         "clean": _clean,
         "scenarios": _scenarios,
     }

@@ -154,8 +154,13 @@ def prepare(settings: RunSettings) -> tuple[ComposeFile, Budgets | None]:
     """Read and check every input before anything is started."""
     compose = ComposeFile.load(settings.compose_file)
     budgets = load_budgets(settings.budgets_file) if settings.budgets_file else None
-    gateway_under_test(settings, _services(compose, "validation", settings)[0])
+    gateway_under_test(settings, compose_gateway(settings, compose))
     return compose, budgets
+
+
+def compose_gateway(settings: RunSettings, compose: ComposeFile) -> ServiceSpec:
+    """The compose file's gateway service as a run would launch it (no secrets filled in)."""
+    return _services(compose, "validation", settings)[0]
 
 
 def _finish(record: RunRecord, budgets: Budgets | None, run_dir: Path) -> RunOutcome:

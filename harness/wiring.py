@@ -35,7 +35,7 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _LOOPBACK_URL_PORT = r"(?P<host>127\.0\.0\.1|localhost|0\.0\.0\.0|\[::1\]):{port}(?![0-9])"
 
 
-def parse_gateway_environment(items: Sequence[str]) -> dict[str, str]:
+def parse_gateway_environment(items: Sequence[str], flag: str = "--gateway-env") -> dict[str, str]:
     """`--gateway-env NAME=VALUE` items → {NAME: VALUE template}, placeholders checked."""
     known = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
     environment: dict[str, str] = {}
@@ -43,13 +43,13 @@ def parse_gateway_environment(items: Sequence[str]) -> dict[str, str]:
         name, sep, value = item.partition("=")
         if not sep or not _NAME.fullmatch(name):
             raise UsageError(
-                f"--gateway-env item {position} is not NAME=VALUE with NAME a variable name "
+                f"{flag} item {position} is not NAME=VALUE with NAME a variable name "
                 "(the item is not repeated: it may hold a secret)"
             )
         unknown = [p for p in _PLACEHOLDER.findall(value) if p not in PLACEHOLDERS]
         if unknown:
             raise UsageError(
-                f"--gateway-env {name}: its value has an unknown placeholder (known: {known})"
+                f"{flag} {name}: its value has an unknown placeholder (known: {known})"
             )
         environment[name] = value
     return environment

@@ -94,6 +94,7 @@ def _side_record(
     side: Side, rounds: Sequence[RoundSamples], prepared: PreparedSide | None
 ) -> SideRecord:
     pooled = np.concatenate([r.latencies for r in rounds]) if rounds else np.array([])
+    image_id: str | None
     if prepared is not None:
         gateway, image_id = prepared.description, prepared.image_id
     else:

@@ -20,6 +20,7 @@ from harness.errors import UsageError
 from harness.judge import load_budgets
 from harness.settings import RunSettings
 from harness.wiring import parse_gateway_environment
+from reports.compare_result import Metric
 
 MAX_ROUNDS = 20
 SIDE_FLAGS = {
@@ -116,13 +117,13 @@ def sides(args: argparse.Namespace) -> tuple[SideSpec, SideSpec]:
         image=args.base_gateway_image,
         build=args.base_gateway_build,
         ref=check_ref(args.base_ref) if args.base_ref else None,
-        environment=parse_gateway_environment(args.base_env),
+        environment=parse_gateway_environment(args.base_env, "--base-env"),
     )
     head = SideSpec(
         side="head",
         image=args.head_gateway_image,
         build=args.head_gateway_build,
-        environment=parse_gateway_environment(args.head_env),
+        environment=parse_gateway_environment(args.head_env, "--head-env"),
     )
     return base, head
 
@@ -145,7 +146,7 @@ def stored_runs(args: argparse.Namespace) -> tuple[Path, Path] | None:
     return args.runs[0], args.runs[1]
 
 
-def compare_thresholds(args: argparse.Namespace, run: RunSettings | None) -> dict[str, float]:
+def compare_thresholds(args: argparse.Namespace, run: RunSettings | None) -> dict[Metric, float]:
     """Built-in thresholds, then the budgets file's `compare:` block, then --max-regression."""
     budgets = None
     budgets_file = run.budgets_file if run is not None else args.budgets

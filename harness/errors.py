@@ -60,9 +60,13 @@ class ImageBuildError(SetupError):
 
 
 class StackNotReadyError(SetupError):
-    def __init__(self, service: str, reason: str, logs: str = "") -> None:
+    def __init__(
+        self, service: str, reason: str, logs: str = "", *, oom_killed: bool = False
+    ) -> None:
         self.service = service
         self.logs = logs
+        self.oom_killed = oom_killed
+        """The container was OOM-killed before it became ready (a finding, not a setup error)."""
         message = f"{service} never became ready: {reason}"
         super().__init__(
             message + (f"\n--- {service} logs (last lines) ---\n{logs}" if logs else "")

@@ -20,14 +20,14 @@ from harness.compose import BuildSpec, ComposeFile, ResourceLimits, ServiceSpec
 from harness.docker import DockerEngine, RunningContainer
 from harness.errors import StackNotReadyError, UsageError
 from harness.failfast import FailFastWatch, failure_summary
-from harness.images import ImageBuilder
+from harness.images import ImageBuilder, StackImages
 from harness.judge import Budgets, load_budgets
 from harness.knee import KneeWatch
 from harness.models import resolve_model
 from harness.probe import Probe, ReadinessProbe, path_missing, readiness_record
 from harness.progress import ProgressDisplay
 from harness.runner import LoadRun, SampleTail, run_load
-from harness.sampler import ResourceSampler
+from harness.sampler import ResourceSample, ResourceSampler
 from harness.scrape import MetricsScraper
 from harness.settings import ExternalTarget, RunSettings, StackCredentials
 from harness.stack import (
@@ -201,28 +201,7 @@ def run_external(
         target.locust_environment(),
         target.headers_with_token(),
     )
-    load = driven.load
-    record = RunRecord(
-        run_id=run_id,
-        scenario=scenario,
-        target_url=target.url,
-        started_at=started_at,
-        finished_at=time.time(),
-        samples_file=load.samples,
-        resources=[],
-        resource_source="none",
-        images=None,
-        limits=ResourceLimits(),
-        container=None,
-        load_started_at=load.started_at,
-        generator=load.generator,
-        events=_events(driven.actions.events, load),
-        metrics=driven.metrics,
-        readiness=driven.readiness(settings.ready_path, None),
-        readiness_missing=driven.readiness_missing,
-        responses=response_scan(load.responses),
-        failed_fast=driven.failed_fast,
-    )
+    record = run_record(RunContext(run_id, run_dir, settings, started_at), target.url, driven)
     return _finish(record, budgets, run_dir)
 
 
@@ -247,6 +226,61 @@ class Driven:
             return None
         drain_from = shutdown.sigterm_at if shutdown is not None else None
         return readiness_record(path, self.probes, self.load.started_at, drain_from)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """One run: its id and directory, its settings, when it started (images built)."""
+
+    run_id: str
+    run_dir: Path
+    settings: RunSettings
+    started_at: float
+
+
+@dataclass(frozen=True)
+class StackFacts:
+    """What loadgate's containers told about a run: nothing for a deployment it did not start."""
+
+    resources: list[ResourceSample] = dataclasses.field(default_factory=list)
+    resource_source: str = "none"
+    images: StackImages | None = None
+    limits: ResourceLimits = dataclasses.field(default_factory=ResourceLimits)
+    container: ContainerOutcome | None = None
+    upstream_calls: Mapping[str, int] | None = None
+    shutdown: ShutdownRecord | None = None
+
+
+def run_record(
+    context: RunContext, target_url: str, driven: Driven | None, facts: StackFacts = StackFacts()
+) -> RunRecord:
+    """The one place a run's record is assembled. `driven` is None when no load was driven (the
+    gateway was OOM-killed before it became ready): the samples file is then written empty."""
+    common = {
+        "run_id": context.run_id,
+        "scenario": context.settings.scenario,
+        "target_url": target_url,
+        "started_at": context.started_at,
+        "finished_at": time.time(),
+        **{field.name: getattr(facts, field.name) for field in dataclasses.fields(facts)},
+    }
+    if driven is None:
+        samples = context.run_dir / "samples.csv"
+        samples.write_text(",".join(HEADER) + "\n")
+        return RunRecord(samples_file=samples, **common)
+    load, shutdown = driven.load, facts.shutdown
+    return RunRecord(
+        samples_file=load.samples,
+        load_started_at=load.started_at,
+        generator=load.generator,
+        events=_events(driven.actions.events, load),
+        metrics=driven.metrics,
+        readiness=driven.readiness(context.settings.ready_path, shutdown),
+        readiness_missing=driven.readiness_missing,
+        responses=response_scan(load.responses),
+        failed_fast=driven.failed_fast,
+        **common,
+    )
 
 
 def with_model(settings: RunSettings, display: ProgressDisplay) -> RunSettings:
@@ -368,28 +402,16 @@ def _reset_mock(mock_url: str) -> None:
 
 
 def _oom_at_start(
-    settings: RunSettings, exc: StackNotReadyError, token: str, run_dir: Path
+    context: RunContext, exc: StackNotReadyError, token: str, config: StackConfig
 ) -> RunRecord | None:
     """A gateway OOM-killed before it was ever ready is a finding, not a setup error."""
-    if exc.service != GATEWAY_SERVICE or "OOM-killed" not in str(exc):
+    if exc.service != GATEWAY_SERVICE or not exc.oom_killed:
         return None
-    samples = run_dir / "samples.csv"
-    samples.write_text(",".join(HEADER) + "\n")
-    return RunRecord(
-        run_id=run_dir.name,
-        scenario=settings.scenario,
-        target_url="",
-        started_at=time.time(),
-        finished_at=time.time(),
-        samples_file=samples,
-        resources=[],
-        resource_source="none",
-        images=None,
-        limits=ResourceLimits(),
-        container=ContainerOutcome(
-            restarts=0, oom_killed=True, exit_code=137, token_in_logs=token in exc.logs
-        ),
+    container = ContainerOutcome(
+        restarts=0, oom_killed=True, exit_code=137, token_in_logs=token in exc.logs
     )
+    facts = StackFacts(images=config.images, limits=config.gateway.limits, container=container)
+    return run_record(context, "", None, facts)
 
 
 def run(settings: RunSettings, display: ProgressDisplay) -> RunOutcome:
@@ -421,18 +443,16 @@ def run(settings: RunSettings, display: ProgressDisplay) -> RunOutcome:
             ready_path=settings.ready_path,
             gateway_port=settings.gateway_port,
         )
+        context = RunContext(run_id, run_dir, settings, started_at)
         try:
             credentials = StackCredentials(provider_token=token, client_key=client_key)
-            record = _run_on_stack(
-                settings, engine, config, (credentials, budgets), run_dir, display
-            )
+            record = _run_on_stack(context, engine, config, (credentials, budgets), display)
         except StackNotReadyError as exc:
-            oom = _oom_at_start(settings, exc, token, run_dir)
+            oom = _oom_at_start(context, exc, token, config)
             if oom is None:
                 raise
             display.say("the gateway was OOM-killed before it became ready")
-            record = dataclasses.replace(oom, images=images, limits=gateway_spec.limits)
-        record = dataclasses.replace(record, started_at=started_at)
+            record = oom
     except UsageError:  # refused once the image was known (e.g. it exposes several ports)
         _discard_if_empty(run_dir)
         raise
@@ -447,15 +467,14 @@ def _discard_if_empty(run_dir: Path) -> None:
 
 
 def _run_on_stack(
-    settings: RunSettings,
+    context: RunContext,
     engine: DockerEngine,
     config: StackConfig,
     judging: tuple[StackCredentials, Budgets | None],
-    run_dir: Path,
     display: ProgressDisplay,
 ) -> RunRecord:
     """The stack up, the load with its actions and sampling, the stack down: the record."""
-    scenario = settings.scenario
+    settings = context.settings
     credentials, budgets = judging
     token = credentials.provider_token
     with GatewayStack(engine, config, display.say) as stack:
@@ -477,7 +496,7 @@ def _run_on_stack(
                 settings,
                 stack.gateway_url,
                 handles,
-                (run_dir, display),
+                (context.run_dir, display),
                 budgets,
                 credentials.generator_environment(),
                 credentials.headers(),
@@ -487,27 +506,13 @@ def _run_on_stack(
         upstream_calls = _mock_stats(stack.mock_url)
         outcome = _container_outcome(stack.gateway, token, stack.containers.values())
         display.phase("teardown")
-    load, shutdown = driven.load, driven.actions.shutdown
-    return RunRecord(
-        run_id=config.run_id,
-        scenario=scenario,
-        target_url=stack.gateway_url,
-        started_at=time.time(),
-        finished_at=time.time(),
-        samples_file=load.samples,
+    facts = StackFacts(
         resources=resources,
         resource_source=sampler.source,
         images=config.images,
         limits=config.gateway.limits,
         container=outcome,
-        load_started_at=load.started_at,
-        generator=load.generator,
-        events=_events(driven.actions.events, load),
-        shutdown=shutdown,
-        metrics=driven.metrics,
         upstream_calls=upstream_calls,
-        readiness=driven.readiness(settings.ready_path, shutdown),
-        readiness_missing=driven.readiness_missing,
-        responses=response_scan(load.responses),
-        failed_fast=driven.failed_fast,
+        shutdown=driven.actions.shutdown,
     )
+    return run_record(context, stack.gateway_url, driven, facts)

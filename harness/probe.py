@@ -61,6 +61,11 @@ class ReadinessProbe:
     def start(self) -> None:
         self._thread.start()
 
+    @property
+    def count(self) -> int:
+        """Probes made so far."""
+        return len(self._probes)
+
     def stop(self) -> list[Probe]:
         self._stopped.set()
         if self._thread.is_alive():

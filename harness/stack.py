@@ -286,14 +286,15 @@ class GatewayStack:
         container = self.containers[service]
         state = container.state()
         reason = None
+        oom_killed = bool(state.get("OOMKilled"))
         if state.get("Status") in ("exited", "dead") or state.get("Restarting"):
             reason = f"container exited with code {state.get('ExitCode')}"
-            if state.get("OOMKilled"):
+            if oom_killed:
                 reason += " (OOM-killed)"
         elif watch is not None and state.get("Pid"):
             reason = watch.problem(listening_sockets(int(state["Pid"])), time.monotonic())
         if reason is not None:
-            raise StackNotReadyError(service, reason, container.logs())
+            raise StackNotReadyError(service, reason, container.logs(), oom_killed=oom_killed)
 
     def teardown(self) -> None:
         with _signals_held():

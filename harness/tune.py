@@ -33,7 +33,13 @@ from harness.compose_edit import (
     unified_diff,
     write_compose,
 )
-from harness.errors import ComposeError, LoadGeneratorError, SetupError, UsageError
+from harness.errors import (
+    ComposeError,
+    LoadGeneratorError,
+    SetupError,
+    StackNotReadyError,
+    UsageError,
+)
 from harness.progress import ProgressDisplay
 from harness.settings import RunSettings
 from harness.tuning import CpuBisection, recommend
@@ -122,7 +128,7 @@ class Tuner:
                 passed=False,
                 reason=reason,
                 run_id=None,
-                oom_killed="OOM" in str(exc),
+                oom_killed=isinstance(exc, StackNotReadyError) and exc.oom_killed,
             )
         self.longest_run_s = max(self.longest_run_s, time.monotonic() - began)
         self.points.append(point)

@@ -70,6 +70,8 @@ class CompareInputs:
     resamples: int = 2000
     seed: int = 0
     stored: bool = False
+    problems: Sequence[str] = ()
+    """Found while running the rounds (a head that never became ready)."""
 
 
 def _round_record(side: Side, order: int, samples: RoundSamples) -> CompareRound:
@@ -131,6 +133,9 @@ def _per_round(rounds: Sequence[RoundSamples], metric: Metric) -> list[float] | 
 
 
 def _changes(inputs: CompareInputs) -> dict[Metric, Change]:
+    if not inputs.base or not inputs.head:
+        missing = Change(None, None, "relative", None, None, None, "a side has no round")
+        return dict.fromkeys(UNITS, missing)
     base, head = _request_rounds(inputs.base), _request_rounds(inputs.head)
     by_percentile, errors = percentile_changes(
         base,
@@ -217,16 +222,16 @@ def analyse(inputs: CompareInputs) -> CompareResult:
     changes = _changes(inputs)
     metrics = [_comparison(m, changes[m], inputs.thresholds[m]) for m in changes]
     problems, notes = _problems(inputs)
+    problems = [*inputs.problems, *problems]
     notes = _scenario_notes(inputs) + notes
     failed = bool(problems) or any(m.verdict == "regressed" for m in metrics)
     rounds = [
         _round_record(side, position, samples)
         for position, (side, samples) in enumerate(inputs.order, start=1)
     ]
-    first = (inputs.base or inputs.head)[0].result
     return CompareResult(
         compare_id=inputs.compare_id,
-        scenario=first.scenario,
+        scenario=next(samples.result.scenario for _, samples in inputs.order),
         started_at=inputs.started_at,
         finished_at=time.time(),
         rounds_per_side=max(1, min(len(inputs.base), len(inputs.head))),

@@ -20,7 +20,7 @@ from harness.compare.analysis import CompareInputs, analyse
 from harness.compare.samples import RoundSamples, read_round
 from harness.compare.sides import PreparedSide, SideBuilder, SideSpec
 from harness.docker import DockerEngine
-from harness.errors import UsageError
+from harness.errors import StackNotReadyError, UsageError
 from harness.images import ImageBuilder
 from harness.progress import ProgressDisplay
 from harness.settings import RunSettings
@@ -100,9 +100,16 @@ def compare(
     started_at = time.time()
     done: dict[Side, list[RoundSamples]] = {"base": [], "head": []}
     order: list[tuple[Side, RoundSamples]] = []
+    problems: list[str] = []
     for position, side in enumerate(round_order(settings.rounds), start=1):
         display.say(f"round {position} of {2 * settings.rounds}: {side}")
-        outcome = pipeline.run(_round_settings(settings, sides[side], directory), display)
+        try:
+            outcome = pipeline.run(_round_settings(settings, sides[side], directory), display)
+        except StackNotReadyError as exc:
+            if side == "base":
+                raise  # the base must start: without it there is nothing to compare against
+            problems.append(head_not_ready(position, exc))
+            break
         samples = read_round(outcome.run_dir)
         done[side].append(samples)
         order.append((side, samples))
@@ -118,9 +125,16 @@ def compare(
             thresholds=settings.thresholds,
             resamples=settings.resamples,
             seed=settings.seed,
+            problems=problems,
         )
     )
     return CompareOutcome(result=result, directory=directory)
+
+
+def head_not_ready(position: int, exc: StackNotReadyError) -> str:
+    """A head that never became ready fails the compare (the worst regression), in a line."""
+    reason = str(exc).split("\n", 1)[0]
+    return f"round {position} (head): the rounds stopped: {reason}"
 
 
 def compare_stored(

@@ -44,13 +44,20 @@ def server() -> Iterator[tuple[str, type[_Ready]]]:
     httpd.server_close()
 
 
+def probed(probe: ReadinessProbe, count: int) -> list[Probe]:
+    """The probes once `count` were made (or 10 s passed: a loaded machine is slow, not wrong)."""
+    probe.start()
+    deadline = time.monotonic() + 10
+    while probe.count < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return probe.stop()
+
+
 def test_a_ready_gateway_passes_every_probe(server: tuple[str, type[_Ready]]) -> None:
     """Three probes at a tenth of a second apart all answer 200."""
     url, _ = server
     probe = ReadinessProbe(url, interval_s=0.1)
-    probe.start()
-    time.sleep(0.35)
-    probes = probe.stop()
+    probes = probed(probe, 3)
     assert len(probes) >= 3 and all(p.ok for p in probes)
 
 
@@ -59,18 +66,14 @@ def test_a_readiness_path_slower_than_the_timeout_fails(server: tuple[str, type[
     url, handler = server
     handler.delay_s = 0.5
     probe = ReadinessProbe(url, interval_s=0.1, timeout_s=0.2)
-    probe.start()
-    time.sleep(0.3)
-    probes = probe.stop()
+    probes = probed(probe, 1)
     assert probes and probes[0].outcome == "timeout" and not probes[0].ok
 
 
 def test_a_refused_connection_is_a_failure() -> None:
     """Nothing listening: the probe records the connection error."""
     probe = ReadinessProbe("http://127.0.0.1:9/ready", interval_s=0.1)
-    probe.start()
-    time.sleep(0.15)
-    probes = probe.stop()
+    probes = probed(probe, 1)
     assert probes and probes[0].outcome == "ConnectError"
 
 
@@ -93,9 +96,7 @@ def test_any_status_a_kubelet_accepts_passes(server: tuple[str, type[_Ready]]) -
     url, handler = server
     handler.status = 204
     probe = ReadinessProbe(url, interval_s=0.1)
-    probe.start()
-    time.sleep(0.15)
-    probes = probe.stop()
+    probes = probed(probe, 1)
     assert probes and all(p.ok for p in probes)
 
 
@@ -104,9 +105,7 @@ def test_the_timeout_is_for_the_whole_probe(server: tuple[str, type[_Ready]]) ->
     url, handler = server
     handler.drip_s = 0.1
     probe = ReadinessProbe(url, interval_s=0.1, timeout_s=0.3)
-    probe.start()
-    time.sleep(0.2)
-    probes = probe.stop()
+    probes = probed(probe, 1)
     assert probes and probes[0].outcome == "timeout" and probes[0].latency_ms > 300
 
 

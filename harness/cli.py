@@ -637,7 +637,6 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
         processes=args.processes,
         base_image=args.base_image,
         ready_timeout_s=args.ready_timeout,
-        quiet=args.quiet,
         target=_external_target(args) if hasattr(args, "target") else None,
         gateway_image=getattr(args, "gateway_image", None),
         gateway_build=getattr(args, "gateway_build", None),

@@ -37,10 +37,12 @@ from reports.result import (
     StepStats,
     Verdict,
 )
+from scenarios.catalog import SCENARIOS
 
 STEP_BUDGETS = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "error_rate")
 """In a ramp these judge each step (to find the knee), not the whole run."""
-STEP_JUDGED_SCENARIOS = frozenset({"ramp"})
+STEP_JUDGED_SCENARIOS = frozenset(s.name for s in SCENARIOS.values() if s.judged_by_step)
+"""Scenarios whose steps are judged (a result names its scenario; the catalogue says which)."""
 
 
 class Budgets(BaseModel):

@@ -9,7 +9,6 @@ import secrets
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -20,6 +19,7 @@ from harness.compose import BuildSpec, ComposeFile, ResourceLimits, ServiceSpec
 from harness.docker import DockerEngine, RunningContainer
 from harness.errors import StackNotReadyError, UsageError
 from harness.failfast import FailFastWatch, failure_summary
+from harness.ids import new_id
 from harness.images import ImageBuilder, StackImages
 from harness.judge import Budgets, load_budgets
 from harness.knee import KneeWatch
@@ -70,7 +70,7 @@ class RunOutcome:
 
 
 def new_run_id() -> str:
-    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    return new_id()
 
 
 def _services(
@@ -344,7 +344,7 @@ class _StopWatch:
     def __init__(self, scenario: Scenario, budgets: Budgets | None) -> None:
         self._fail_fast = FailFastWatch()
         self._knee = None
-        if scenario.name == "ramp" and isinstance(scenario.load, OpenLoad) and budgets:
+        if scenario.judged_by_step and isinstance(scenario.load, OpenLoad) and budgets:
             self._knee = KneeWatch(scenario.load.stages, budgets)
 
     def check(self, tail: SampleTail, load_started_at: float, now: float) -> str | None:

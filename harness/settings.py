@@ -65,7 +65,6 @@ class RunSettings:
     budgets_file: Path | None = None
     base_image: str = "python:3.11-slim"
     ready_timeout_s: float = 60.0
-    quiet: bool = False
     gateway_limits: ResourceLimits | None = None
     """Limits to apply instead of the compose file's (what `loadgate tune` varies)."""
     target: ExternalTarget | None = None

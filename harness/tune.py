@@ -16,10 +16,8 @@ before the compose file is written, so a failed write never loses the runs.
 from __future__ import annotations
 
 import dataclasses
-import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from harness import pipeline
@@ -40,6 +38,7 @@ from harness.errors import (
     StackNotReadyError,
     UsageError,
 )
+from harness.ids import new_id
 from harness.progress import ProgressDisplay
 from harness.settings import RunSettings
 from harness.tuning import CpuBisection, recommend
@@ -101,8 +100,7 @@ class Tuner:
         self.points: list[TunePoint] = []
         self.started = time.monotonic()
         self.longest_run_s = 0.0
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        self.tune_id = f"tune-{stamp}-{secrets.token_hex(2)}"
+        self.tune_id = new_id("tune")
         self.directory = settings.run.output_dir / self.tune_id
 
     def attempt(self, role: PointRole, limits: ResourceLimits) -> TunePoint:
@@ -113,7 +111,7 @@ class Tuner:
             f"cpus {format_cpus(cpus)}, memory {format_memory(memory)}"
         )
         run_settings = dataclasses.replace(
-            self.settings.run, output_dir=self.directory, gateway_limits=limits, quiet=True
+            self.settings.run, output_dir=self.directory, gateway_limits=limits
         )
         began = time.monotonic()
         try:

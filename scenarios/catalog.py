@@ -70,6 +70,8 @@ class Scenario:
     gateway_memory_mb: int | None = None
     """A memory limit to impose instead of the compose file's (the `oom` scenario)."""
     actions: tuple[Action, ...] = ()
+    judged_by_step: bool = False
+    """Budgets judge each step of the schedule, to find the knee (`ramp`), not the whole run."""
 
     @property
     def target_rps(self) -> float:
@@ -128,6 +130,7 @@ def _scenarios() -> list[Scenario]:
             _open(*((8, rate) for rate in (100, 200, 400, 800, 1200, 1600, 2000, 2400))),
             duration_s=64,
             mock_environment=_provider(seed=13),
+            judged_by_step=True,
         ),
         Scenario(
             "spike",

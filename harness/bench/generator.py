@@ -23,6 +23,7 @@ import httpx
 
 from harness.bench.wrk import stat_cpu_s
 from harness.errors import StackNotReadyError
+from harness.ids import new_id
 from harness.runner import run_load
 from reports import aggregate
 from reports.atomic import write_atomic
@@ -117,7 +118,7 @@ def _point(
 
 
 def run_generator_bench(output_dir: Path, duration_s: float) -> tuple[GeneratorBench, Path]:
-    directory = output_dir / time.strftime("bench-generator-%Y%m%d-%H%M%S")
+    directory = output_dir / new_id("bench-generator")
     directory.mkdir(parents=True)
     port = _free_port()
     mock = _start_mock(port)

@@ -14,7 +14,6 @@ import json
 import secrets
 import time
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from harness.docker import (
     owner_labels,
 )
 from harness.errors import StackNotReadyError
+from harness.ids import new_id
 from harness.images import ImageBuilder
 from harness.progress import ProgressDisplay
 from harness.sampler import CgroupReader
@@ -122,8 +122,7 @@ class Bench:
         self.settings = settings
         self.engine = engine
         self.display = display
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        self.run_id = f"bench-{stamp}-{secrets.token_hex(2)}"
+        self.run_id = new_id("bench")
         self.directory = settings.output_dir / self.run_id
         self.network = f"loadgate-{self.run_id}"
         self.readers: dict[str, CgroupReader] = {}

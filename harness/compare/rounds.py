@@ -21,6 +21,7 @@ from harness.compare.samples import RoundSamples, read_round
 from harness.compare.sides import PreparedSide, SideBuilder, SideSpec
 from harness.docker import DockerEngine
 from harness.errors import StackNotReadyError, UsageError
+from harness.ids import new_id
 from harness.images import ImageBuilder
 from harness.progress import ProgressDisplay
 from harness.settings import RunSettings
@@ -59,7 +60,7 @@ def round_order(rounds: int) -> list[Side]:
 
 
 def new_compare_id() -> str:
-    return "compare-" + pipeline.new_run_id()
+    return new_id("compare")
 
 
 def _prepare_sides(

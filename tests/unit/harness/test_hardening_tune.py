@@ -177,7 +177,6 @@ def tune_settings(tmp_path: Path, compose: str, write: bool) -> TuneSettings:
         compose_file=tmp_path / "compose.yml",
         output_dir=tmp_path / "runs",
         budgets_file=tmp_path / "budgets.yml",
-        quiet=True,
     )
     return TuneSettings(run=run, max_runs=4, write=write)
 

@@ -24,8 +24,8 @@ import yaml
 
 from harness.errors import ComposeError
 from harness.units import UnitError, parse_cpus, parse_duration, parse_memory
+from reports.result import MIB
 
-MIB = 1024 * 1024
 DOCKER_MIN_MEMORY = 6 * MIB
 """Docker refuses a memory limit or reservation below 6 MiB."""
 DOCKER_MIN_CPUS = 0.01

@@ -32,8 +32,8 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from harness.errors import ComposeError
 from harness.units import UnitError, parse_cpus, parse_memory
 from reports.atomic import write_atomic
+from reports.result import MIB
 
-MIB = 1024 * 1024
 MERGE_TAG = "tag:yaml.org,2002:merge"
 
 

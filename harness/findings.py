@@ -14,6 +14,7 @@ import pandas as pd
 from reports import findings as f
 from reports.aggregate import percentile
 from reports.result import (
+    MIB,
     Findings,
     GatewayMetrics,
     ReadinessRecord,
@@ -24,7 +25,6 @@ from reports.result import (
 from scenarios.catalog import ClosedLoad, OpenLoad, Scenario
 
 MB = 1000 * 1000
-MIB = 1024 * 1024
 MIN_PHASE_S = 1.0
 CLOSED_END_MARGIN_S = 1.0
 """Shorter phases (an action at the very start) hold too few requests to say anything."""

@@ -46,8 +46,6 @@ from reports.result import RunResult
 from reports.tune_render import write_tune_report
 from reports.tune_result import Margins, PointRole, Recommendation, TunePoint, TuneResult
 
-MIB = 1024 * 1024
-
 
 @dataclass(frozen=True)
 class TuneSettings:

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import math
 
+from reports.result import MIB
 from reports.tune_result import Margins, Recommendation, TunePoint
-
-MIB = 1024 * 1024
 
 
 def round_up(value: float, step: float) -> float:

@@ -15,7 +15,6 @@ import pandas as pd
 from reports.aggregate import percentile
 from reports.result import StepStats, StreamStats
 
-MIB = 1024 * 1024
 WARM_UP_SHARE = 0.2
 """Growth slopes skip this first share of the load (pools and caches fill up, then hold)."""
 

@@ -1,7 +1,14 @@
-"""The one module that talks to the Docker SDK and testcontainers.
+"""The one module that talks to the Docker SDK.
 
 Everything else in the harness describes containers with `ContainerSpec` and handles them as
-`RunningContainer`; nothing outside this module imports `docker` or `testcontainers`.
+`RunningContainer`; nothing outside this module imports `docker`.
+
+Every container is started the same way, with docker-py. Redis used to be started through
+testcontainers, for its PING wait: that one convenience cost a global configuration change
+(Ryuk cannot be pulled here, nor its connection mode guessed inside a container), a second way
+to stop a container (testcontainers' `stop()` is a forced remove, so a Redis outage could not be
+a SIGTERM), and a dependency. loadgate already labels, reaps, waits for and stops its containers
+itself, so Redis now gets the same treatment and a PING probe (`harness.stack.redis_ping`).
 Every container and network loadgate creates carries `LABEL_RUN`, so `remove_leftovers()` can
 find what a crashed run left behind. A run's stack also carries its owner (`LABEL_HOST`,
 `LABEL_PID`): `loadgate clean` removes only what belongs to runs whose owner process is gone,
@@ -195,18 +202,6 @@ class RunningContainer:
             self._container.remove(force=True, v=True)
 
 
-class RedisContainerHandle(RunningContainer):
-    """Redis started through testcontainers (its ping wait strategy decides readiness)."""
-
-    def __init__(self, testcontainer: Any, service: str, stop_timeout_s: int) -> None:
-        super().__init__(testcontainer.get_wrapped_container(), service, stop_timeout_s)
-        self._testcontainer = testcontainer
-
-    def remove(self) -> None:
-        with contextlib.suppress(docker.errors.NotFound):
-            self._testcontainer.stop()
-
-
 def _tar(files: Mapping[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
@@ -216,18 +211,6 @@ def _tar(files: Mapping[str, bytes]) -> bytes:
             info.mode = 0o644
             archive.addfile(info, io.BytesIO(content))
     return buffer.getvalue()
-
-
-def _configure_testcontainers() -> None:
-    """Ryuk cannot be pulled everywhere and loadgate reaps by label; ports are on 127.0.0.1."""
-    from testcontainers.core.config import ConnectionMode, testcontainers_config
-
-    if "TESTCONTAINERS_RYUK_DISABLED" not in os.environ:
-        testcontainers_config.ryuk_disabled = True
-    if "TESTCONTAINERS_CONNECTION_MODE" not in os.environ:
-        testcontainers_config.connection_mode_override = ConnectionMode.docker_host
-    if testcontainers_config.tc_host_override is None:
-        testcontainers_config.tc_host_override = "127.0.0.1"
 
 
 class DockerEngine:
@@ -366,22 +349,6 @@ class DockerEngine:
             container.put_archive("/", _tar(spec.files))
         container.start()
         return RunningContainer(container, service, spec.stop_timeout_s)
-
-    def start_redis(self, spec: ContainerSpec, service: str, port: int = 6379) -> RunningContainer:
-        """Start Redis with testcontainers; returns once it answers PING."""
-        _configure_testcontainers()
-        from testcontainers.community.redis import RedisContainer
-
-        redis = RedisContainer(image=spec.image, port=port)
-        # Publish on loopback only: testcontainers types host ports as int, docker-py takes an IP.
-        redis.ports = {str(port): ("127.0.0.1",)}  # type: ignore[dict-item]
-        if spec.command:
-            redis.with_command(spec.command)
-        kwargs = spec.run_kwargs()
-        kwargs.pop("name")
-        redis.with_name(spec.name).with_kwargs(**kwargs)
-        redis.start()
-        return RedisContainerHandle(redis, service, spec.stop_timeout_s)
 
     def remove_leftovers(self, run_id: str | None = None, everything: bool = False) -> Leftovers:
         """Remove one run's containers and networks; without `run_id`, those of every run whose

@@ -16,6 +16,7 @@ import dataclasses
 import logging
 import math
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -151,6 +152,38 @@ def _signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
 
 
+ReadyProbe = Callable[[], str | None]
+"""One readiness probe: None when the service is ready, else what it answered, in a few words."""
+
+
+def http_ok(url: str) -> ReadyProbe:
+    """Ready when GET `url` answers 200."""
+
+    def probe() -> str | None:
+        try:
+            status = httpx.get(url, timeout=2.0).status_code
+        except httpx.HTTPError as exc:
+            return f"{url}: {type(exc).__name__}"
+        return None if status == 200 else f"{url} answered {status}"
+
+    return probe
+
+
+def redis_ping(port: int) -> ReadyProbe:
+    """Ready when Redis on 127.0.0.1:`port` answers PING with +PONG (RESP, no client needed)."""
+
+    def probe() -> str | None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2.0) as connection:
+                connection.sendall(b"PING\r\n")
+                answer = connection.recv(64)
+        except OSError as exc:
+            return f"PING: {type(exc).__name__}"
+        return None if answer.startswith(b"+PONG") else f"PING answered {answer[:20]!r}"
+
+    return probe
+
+
 class GatewayStack:
     def __init__(
         self, engine: DockerEngine, config: StackConfig, say: Callable[[str], None]
@@ -232,10 +265,10 @@ class GatewayStack:
         self.engine.create_network(self.network, self.labels("network"))
         self.say("starting redis")
         redis_spec = self._spec(cfg.redis, cfg.images.redis.name)
-        redis_spec.ports = []
-        self.containers[REDIS_SERVICE] = self.engine.start_redis(
-            redis_spec, REDIS_SERVICE, REDIS_PORT
-        )
+        redis_spec.ports = [REDIS_PORT]
+        redis = self.engine.start(redis_spec, REDIS_SERVICE)
+        self.containers[REDIS_SERVICE] = redis
+        self._wait_ready(REDIS_SERVICE, redis_ping(redis.host_port(REDIS_PORT)))
 
         self.say("starting the mock upstream")
         mock = ContainerSpec(
@@ -249,7 +282,7 @@ class GatewayStack:
         )
         self.containers[MOCK_SERVICE] = self.engine.start(mock, MOCK_SERVICE)
         self.mock_url = f"http://127.0.0.1:{self.containers[MOCK_SERVICE].host_port(MOCK_PORT)}"
-        self._wait_ready(MOCK_SERVICE, f"{self.mock_url}/health")
+        self._wait_ready(MOCK_SERVICE, http_ok(f"{self.mock_url}/health"))
 
         self.say("starting the gateway")
         gateway_spec = self._spec(gateway, cfg.images.gateway.name)
@@ -258,23 +291,22 @@ class GatewayStack:
         self.containers[GATEWAY_SERVICE] = self.engine.start(gateway_spec, GATEWAY_SERVICE)
         self.gateway_url = f"http://127.0.0.1:{self.gateway.host_port(self.gateway_port)}"
         watch = ListenWatch(self.gateway_port, self.exposed_ports)
-        self._wait_ready(GATEWAY_SERVICE, f"{self.gateway_url}{cfg.ready_path}", watch)
+        self._wait_ready(GATEWAY_SERVICE, http_ok(f"{self.gateway_url}{cfg.ready_path}"), watch)
 
-    def _wait_ready(self, service: str, url: str, watch: ListenWatch | None = None) -> None:
+    def _wait_ready(
+        self, service: str, probe: ReadyProbe, watch: ListenWatch | None = None
+    ) -> None:
+        """Probe until `probe` says ready; give up at once on a container that died."""
         container = self.containers[service]
         deadline = time.monotonic() + self.config.ready_timeout_s
         last = "no answer yet"
-        with httpx.Client(timeout=2.0) as client:
-            while time.monotonic() < deadline:
-                self._check_alive(service, watch)
-                try:
-                    response = client.get(url)
-                    if response.status_code == 200:
-                        return
-                    last = f"{url} answered {response.status_code}"
-                except httpx.HTTPError as exc:
-                    last = f"{url}: {type(exc).__name__}"
-                time.sleep(0.2)
+        while time.monotonic() < deadline:
+            self._check_alive(service, watch)
+            problem = probe()
+            if problem is None:
+                return
+            last = problem
+            time.sleep(0.2)
         raise StackNotReadyError(
             service,
             f"not ready after {self.config.ready_timeout_s:.0f} s ({last})",

@@ -32,6 +32,7 @@ from harness.progress import ProgressDisplay
 from harness.settings import ExternalTarget, RunSettings
 from harness.units import UnitError, parse_duration
 from harness.wiring import parse_gateway_environment
+from reports.figures import number
 from reports.render import write_report
 from reports.result import MIB, ResultFileError, RunResult, load_result
 from reports.tune_render import write_tune_report
@@ -512,17 +513,6 @@ def _print_verdict(result: RunResult, report: Path) -> None:
         print(f"  [{mark}] {budget.name}: {observed} (limit {limit} {budget.unit})".rstrip())
     print(f"verdict: {_verdict_line(result)}")
     print(f"report: {report}")
-
-
-def number(value: float) -> str:
-    """A figure for people: 12,193 not 1.219e+04, 0 not -7.566e-14, 0.9511 as it is."""
-    if not math.isfinite(value):
-        return str(value)
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    if abs(value) < 0.0005:
-        return "0"
-    return f"{value:.4g}"
 
 
 def _print_probes_and_scan(result: RunResult) -> None:

@@ -115,7 +115,7 @@ def test_report_shows_what_the_scenario_found() -> None:
         }
     )
     html = render_report(result)
-    assert "knee_rps" in html and "1600" in html and "a note" in html
+    assert "knee_rps" in html and "1,600" in html and "a note" in html
     assert "step 1: 100 req/s" in html
     assert "open model" in html and "Schedule lag" in html
     assert "19.0 ms (503)" in html and "exit code 0" in html

@@ -33,8 +33,9 @@ from harness.settings import ExternalTarget, RunSettings
 from harness.units import UnitError, parse_duration
 from harness.wiring import parse_gateway_environment
 from reports.figures import number
-from reports.render import write_report
+from reports.outputs import write_run_outputs
 from reports.result import MIB, ResultFileError, RunResult, load_result
+from reports.summary import append_step_summary
 from reports.tune_render import write_tune_report
 from reports.tune_result import TUNE_FILE, Margins, TuneResult, load_tune
 from scenarios.catalog import PROTOCOL_USERS, SCENARIOS, OpenLoad, adjusted, scenario
@@ -610,6 +611,8 @@ def _run(args: argparse.Namespace) -> int:
 
     outcome = pipeline.run(_run_settings(args), ProgressDisplay(quiet=args.quiet))
     _print_verdict(outcome.result, outcome.report)
+    if warning := append_step_summary(outcome.run_dir, os.environ.get("GITHUB_STEP_SUMMARY")):
+        print(f"warning: {warning}", file=sys.stderr)
     return _exit_code(outcome.result)
 
 
@@ -702,8 +705,10 @@ def _report(args: argparse.Namespace) -> int:
     if args.budgets:
         result = judge(result, load_budgets(args.budgets))
     run_dir = path if path.is_dir() else path.parent
-    report = write_report(result, run_dir)
+    report = write_run_outputs(result, run_dir)
     _print_verdict(result, report)
+    if warning := append_step_summary(run_dir, os.environ.get("GITHUB_STEP_SUMMARY")):
+        print(f"warning: {warning}", file=sys.stderr)
     return _exit_code(result)
 
 

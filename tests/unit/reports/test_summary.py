@@ -34,7 +34,8 @@ HOSTILE = (
 
 def rendered(markdown: str) -> str:
     """The HTML a CommonMark renderer (raw HTML allowed, tables on) makes of `markdown`."""
-    return MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown)
+    html: str = MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown)
+    return html
 
 
 def hostile_result() -> RunResult:

@@ -22,17 +22,21 @@ MAX_TEXT = 400
 _PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
 
 
-def inert(text: str, limit: int = MAX_TEXT) -> str:
-    """`text` escaped so that Markdown and GitHub show it literally, cut to `limit` characters."""
+def visible(text: str, limit: int = MAX_TEXT) -> str:
+    """`text` on one line, without control or format characters, cut to `limit` characters
+    (what a terminal can show safely, too)."""
     kept = "".join(
         " " if char.isspace() else char
         for char in text
         if char.isspace() or unicodedata.category(char) not in {"Cc", "Cf", "Cs", "Co", "Cn"}
     )
     kept = " ".join(kept.split())
-    if len(kept) > limit:
-        kept = kept[: limit - 1].rstrip() + "…"
-    escaped = _PUNCTUATION.sub(r"\\\1", kept)
+    return kept if len(kept) <= limit else kept[: limit - 1].rstrip() + "…"
+
+
+def inert(text: str, limit: int = MAX_TEXT) -> str:
+    """`text` escaped so that Markdown and GitHub show it literally, cut to `limit` characters."""
+    escaped = _PUNCTUATION.sub(r"\\\1", visible(text, limit))
     return escaped.replace("@", "@" + ZERO_WIDTH_SPACE).replace("#", "#" + ZERO_WIDTH_SPACE)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from reports.atomic import write_atomic
+from reports.compare_figures import headline, interval_label, metric_row, round_row
+from reports.compare_result import CompareResult, SideRecord
 from reports.figures import cores, count, measured, mib, ms, per_second, percent
 from reports.markdown import inert, table
 from reports.result import BudgetVerdict, RunResult
@@ -32,7 +34,7 @@ def run_summary(result: RunResult) -> str:
     findings = _findings(result)
     if findings:
         parts.append("#### Findings\n\n" + "\n".join(f"- {line}" for line in findings))
-    parts.append(f"<sub>run {result.run_id} · full report: report.html in the run directory</sub>")
+    parts.append(f"<sub>run {inert(result.run_id)} · full report: report.html beside this</sub>")
     return "\n\n".join(parts) + "\n"
 
 
@@ -134,6 +136,53 @@ def _findings(result: RunResult) -> list[str]:
     if container is not None and container.token_in_logs:
         lines.append("**the provider token was in the logs of a container of the stack**")
     return lines
+
+
+def compare_summary(result: CompareResult) -> str:
+    """The compare as Markdown: verdict, metrics with intervals, sides, rounds, problems."""
+    parts = [
+        f"### loadgate compare {inert(result.scenario, 80)}: {headline(result)}",
+        _metrics(result),
+        "#### Sides\n\n"
+        + table(
+            ["Side", "Gateway", "Image", "Rounds", "Requests"],
+            [_side(result.base), _side(result.head)],
+        ),
+        "#### Rounds\n\n" + _rounds(result),
+    ]
+    if result.problems:
+        parts.append("#### Problems\n\n" + "\n".join(f"- {inert(p)}" for p in result.problems))
+    if result.notes:
+        parts.append("#### Notes\n\n" + "\n".join(f"- {inert(n)}" for n in result.notes))
+    parts.append(f"<sub>compare {inert(result.compare_id)} · full report: compare.html</sub>")
+    return "\n\n".join(parts) + "\n"
+
+
+def _metrics(result: CompareResult) -> str:
+    rows = []
+    for metric in result.metrics:
+        row = metric_row(metric)
+        verdict = f"**{row.verdict}**" if row.regressed else row.verdict
+        figures = [row.change, row.interval, row.threshold]  # numbers and our units only
+        rows.append([row.metric, inert(row.base, 80), inert(row.head, 80), *figures, verdict])
+    header = ["Metric", "Base", "Head", "Change", interval_label(result), "Threshold", "Verdict"]
+    methods = sorted({inert(m.method, 120) for m in result.metrics})
+    note = f"\n\nIntervals: {'; '.join(methods)}." if methods else ""
+    return table(header, rows) + note
+
+
+def _side(side: SideRecord) -> list[str]:
+    image = "n/a" if side.image_id is None else inert(side.image_id[:19], 19)
+    return [side.side, inert(side.gateway, 160), image, count(side.rounds), count(side.requests)]
+
+
+def _rounds(result: CompareResult) -> str:
+    rows = []
+    for item in sorted(result.rounds, key=lambda r: r.order):
+        row = round_row(item)
+        verdict = f"**{inert(row.verdict, 300)}**" if row.failed else inert(row.verdict, 300)
+        rows.append([str(row.order), row.side, inert(row.run_id), row.requests, row.p95, verdict])
+    return table(["#", "Side", "Run", "Requests", "p95", "Verdict"], rows)
 
 
 def write_summary(text: str, directory: Path, step_summary: Path | None = None) -> Path:

@@ -15,7 +15,7 @@ from reports.result import (
     StepStats,
     load_result,
 )
-from tests.unit.reports.fixtures import sample_result
+from tests.unit.reports.fixtures import sample_result, stalled_result
 
 
 def test_report_is_self_contained() -> None:
@@ -149,3 +149,13 @@ def test_report_shows_both_latencies_the_readiness_probes_and_token_hits() -> No
     assert "Service time" in html and "77.5 ms" in html and "110.0 ms" in html
     assert "4 of 30 failed" in html and "timeout after 1 s at 3.0 s" in html
     assert "found in 1" in html and "/v1/infer 502 body" in html
+
+
+def test_report_draws_latency_by_percentile_beside_service_time() -> None:
+    """With both distributions, one chart holds the corrected line and the service-time line."""
+    html = render_report(stalled_result())
+    assert html.count("<svg") == 5 and "Latency by percentile" in html
+    assert ">latency from the intended send</text>" in html
+    assert ">service time (actual send)</text>" in html
+    assert "coordinated omission" in html
+    assert "Latency by percentile" not in render_report(sample_result())

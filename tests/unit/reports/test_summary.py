@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -21,10 +22,11 @@ from reports.summary import (
     SUMMARY_FILE,
     StepSummaryError,
     append_step_summary,
+    compare_summary,
     run_summary,
     write_summary,
 )
-from tests.unit.reports.fixtures import sample_result
+from tests.unit.reports.fixtures import sample_compare, sample_result
 
 HOSTILE = (
     "![x](https://evil.example/p.png) <img src=x onerror=alert(1)> <script>alert(1)</script> "
@@ -173,3 +175,44 @@ def test_report_command_warns_when_the_step_summary_is_unwritable(
     assert main(["report", str(tmp_path)]) == 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("warning: cannot append to the step summary")
+
+
+def test_compare_summary_has_verdict_metrics_sides_and_rounds() -> None:
+    """The headline gives the reasons; each metric has base, head, change, interval, threshold
+    and verdict; the sides say what ran; the rounds are listed in the order they ran."""
+    text = compare_summary(sample_compare())
+    html = rendered(text)
+    assert text.startswith(
+        "### loadgate compare smoke: FAIL: latency p50 regressed, latency p95 regressed"
+    )
+    assert "| Metric | Base | Head | Change | 95 % CI | Threshold | Verdict |" in text
+    assert (
+        "<td>latency p95</td>\n<td>101.0 ms</td>\n<td>126.2 ms</td>\n<td>+25.0 %</td>\n"
+        "<td>+23.0 % … +27.0 %</td>\n<td>+10.0 %</td>\n<td><strong>REGRESSED</strong></td>"
+    ) in html
+    assert "<td>git ref main (1a2b3c4)</td>" in html
+    orders = re.findall(r"<tr>\n<td>(\d)</td>\n<td>(base|head)</td>", html)
+    assert orders == [("1", "base"), ("2", "head"), ("3", "head"), ("4", "base")]
+
+
+def test_compare_summary_of_a_pass_lists_no_problems() -> None:
+    """A pass is PASS, with its notes and no Problems section."""
+    text = compare_summary(sample_compare(regressed=False))
+    assert "compare smoke: PASS" in text and "Problems" not in text and "Notes" in text
+
+
+def test_compare_summary_text_from_the_file_is_inert() -> None:
+    """Gateway names, problems, notes and failed checks cannot inject Markdown or HTML."""
+    result = sample_compare()
+    failed = result.rounds[0].model_copy(update={"verdict": "fail", "failed_checks": [HOSTILE]})
+    crafted = result.model_copy(
+        update={
+            "head": result.head.model_copy(update={"gateway": HOSTILE}),
+            "problems": [HOSTILE],
+            "notes": [HOSTILE],
+            "rounds": [failed, *result.rounds[1:]],
+        }
+    )
+    html = rendered(compare_summary(crafted))
+    assert "<img" not in html and "<script" not in html and "<a " not in html
+    assert "<td>forged</td>" not in html and html.count("&lt;img src=x") == 4

@@ -247,7 +247,10 @@ def _percentile_axes(plot: _Plot, y_ticks: Sequence[float]) -> list[str]:
         parts.append(
             f'<line x1="{x_px:.1f}" x2="{x_px:.1f}" y1="{TOP}" y2="{TOP + plot_h}" class="grid"/>'
         )
-        parts.append(_text(x_px, HEIGHT - BOTTOM + 16, "tick", "middle", label))
+        anchor = "end" if label == ticks[-1][1] else "middle"  # the last one stays on the page
+        parts.append(
+            _text(x_px + (4 if anchor == "end" else 0), HEIGHT - BOTTOM + 16, "tick", anchor, label)
+        )
     parts.append(_text(LEFT + plot_w / 2, HEIGHT - 4, "axis", "middle", "percentile"))
     parts.append(
         f'<text transform="translate(14 {TOP + plot_h / 2}) rotate(-90)" class="axis" '

@@ -69,10 +69,11 @@ def mib(value: float | None, missing: str = "not set") -> str:
 
 
 def cores(value: float | None, missing: str = "not set") -> str:
-    """CPU cores: 0.25 cores; None is `missing`."""
+    """CPU cores: 0.25 cores, 1 core; None is `missing`."""
     if value is None:
         return missing
-    return f"{number(value)} cores"
+    shown = number(value)
+    return f"{shown} {'core' if shown == '1' else 'cores'}"
 
 
 def per_second(value: float | None) -> str:

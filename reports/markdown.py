@@ -7,7 +7,8 @@ an image from a stranger's server in every reviewer's browser, `<img src=x>` wou
 So every ASCII punctuation character is backslash-escaped (CommonMark renders it literally and
 parses nothing around it), `@` and `#` get a zero-width space after them (GitHub links mentions
 and issue numbers in the rendered text, after Markdown), control and format characters (bidi
-overrides among them) are dropped, and whitespace collapses to single spaces.
+overrides among them) are dropped, and whitespace collapses to single spaces. `visible` is that
+last step alone: what a terminal can be shown, too (the console's compare table uses it).
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ def test_chart_axes_cover_every_point() -> None:
 def test_limits_are_shown_with_units() -> None:
     """The deployment table shows cores and MiB, not raw byte counts."""
     html = render_report(sample_result())
-    assert "1 cores / not set" in html
+    assert "1 core / not set" in html
     assert "512.0 MiB / not set" in html
     assert "536870912" not in html
 

@@ -38,9 +38,11 @@ from harness.progress import ProgressDisplay
 from harness.settings import ExternalTarget, RunSettings
 from harness.units import UnitError, parse_duration
 from harness.wiring import parse_gateway_environment
-from reports.compare_text import compare_lines, round_line
-from reports.render import write_report
+from reports.compare_figures import compare_lines, round_line
+from reports.figures import number
+from reports.outputs import write_run_outputs
 from reports.result import MIB, ResultFileError, RunResult, load_result
+from reports.summary import append_step_summary
 from reports.tune_render import write_tune_report
 from reports.tune_result import TUNE_FILE, Margins, TuneResult, load_tune
 from scenarios.catalog import PROTOCOL_USERS, SCENARIOS, OpenLoad, adjusted, scenario
@@ -549,17 +551,6 @@ def _print_verdict(result: RunResult, report: Path) -> None:
     print(f"report: {report}")
 
 
-def number(value: float) -> str:
-    """A figure for people: 12,193 not 1.219e+04, 0 not -7.566e-14, 0.9511 as it is."""
-    if not math.isfinite(value):
-        return str(value)
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    if abs(value) < 0.0005:
-        return "0"
-    return f"{value:.4g}"
-
-
 def _print_probes_and_scan(result: RunResult) -> None:
     readiness = result.readiness
     if readiness is not None:
@@ -654,6 +645,8 @@ def _run(args: argparse.Namespace) -> int:
 
     outcome = pipeline.run(_run_settings(args), ProgressDisplay(quiet=args.quiet))
     _print_verdict(outcome.result, outcome.report)
+    if warning := append_step_summary(outcome.run_dir, os.environ.get("GITHUB_STEP_SUMMARY")):
+        print(f"warning: {warning}", file=sys.stderr)
     return _exit_code(outcome.result)
 
 
@@ -732,11 +725,12 @@ def _compare(args: argparse.Namespace) -> int:
             print(round_line(position, 2 * settings.rounds, side, result))
 
         outcome = compare(settings, ProgressDisplay(quiet=args.quiet), round_done)
-    step_summary = os.environ.get("GITHUB_STEP_SUMMARY") or None
-    written = finish(outcome, Path(step_summary) if step_summary else None)
+    report = finish(outcome)
     for line in compare_lines(outcome.result):
         print(line)
-    print(f"report: {written}")
+    print(f"report: {report}")
+    if warning := append_step_summary(outcome.directory, os.environ.get("GITHUB_STEP_SUMMARY")):
+        print(f"warning: {warning}", file=sys.stderr)
     return EXIT_BUDGET_BREACHED if outcome.result.verdict == "fail" else EXIT_OK
 
 
@@ -779,8 +773,10 @@ def _report(args: argparse.Namespace) -> int:
     if args.budgets:
         result = judge(result, load_budgets(args.budgets))
     run_dir = path if path.is_dir() else path.parent
-    report = write_report(result, run_dir)
+    report = write_run_outputs(result, run_dir)
     _print_verdict(result, report)
+    if warning := append_step_summary(run_dir, os.environ.get("GITHUB_STEP_SUMMARY")):
+        print(f"warning: {warning}", file=sys.stderr)
     return _exit_code(result)
 
 

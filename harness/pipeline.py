@@ -45,8 +45,7 @@ from harness.wiring import (
     healthcheck_problem,
     rewrite_healthcheck_port,
 )
-from reports.junit import write_junit
-from reports.render import write_report
+from reports.outputs import write_run_outputs
 from reports.result import (
     MIB,
     ContainerOutcome,
@@ -166,8 +165,7 @@ def compose_gateway(settings: RunSettings, compose: ComposeFile) -> ServiceSpec:
 def _finish(record: RunRecord, budgets: Budgets | None, run_dir: Path) -> RunOutcome:
     result = build_result(record, budgets)
     result.save(run_dir)
-    write_junit(result, run_dir)
-    report = write_report(result, run_dir)
+    report = write_run_outputs(result, run_dir)
     return RunOutcome(result=result, run_dir=run_dir, report=report)
 
 

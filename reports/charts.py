@@ -1,4 +1,7 @@
-"""Inline SVG line charts: no JavaScript, no network, readable in any browser offline.
+"""Inline SVG charts: no JavaScript, no network, readable in any browser offline.
+
+`line_chart` draws figures over time; `percentile_chart` draws latency by percentile on a log
+axis of "nines", HdrHistogram style, where a tail that a p99 alone hides is in plain sight.
 
 Charts draw what a result file holds, and a result file may be crafted: a point that is not a
 finite number is drawn as a gap, and the number of ticks is bounded whatever the range (an axis
@@ -138,3 +141,137 @@ def _runs(points: Sequence[tuple[float, float | None]]) -> list[list[tuple[float
         else:
             runs[-1].append((x, y))
     return [run for run in runs if run]
+
+
+MAX_MARKERS = 10_000
+"""Scatter points drawn at most, whatever a (crafted) compare file holds: the SVG stays small."""
+MAX_NINES = 7
+"""The "nines" axis ends at 99.99999 % at most: a crafted 99.9999999999 % stays on the page."""
+
+
+def nines(percentile: float) -> float:
+    """Where a percentile sits on the nines axis: log10(1 / (1 - p/100)); 90 % is 1, 99 % is 2."""
+    return math.log10(1.0 / (1.0 - percentile / 100.0))
+
+
+def nines_label(position: int) -> str:
+    """The percentile of a whole nine: 0 is "0 %", 1 is "90 %", 3 is "99.9 %"."""
+    if position == 0:
+        return "0 %"
+    return f"{100 - 10.0 ** (2 - position):.{max(position - 2, 0)}f} %"
+
+
+def lighter(color: str, share: float = 0.55) -> str:
+    """`color` (#rrggbb) mixed with `share` of white: the shade of a series' scatter points."""
+    channels = [int(color[i : i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(c + (255 - c) * share):02x}" for c in channels)
+
+
+def _distribution(points: Sequence[tuple[float, float | None]]) -> list[tuple[float, float]]:
+    """The drawable points of a distribution, by percentile: in [0, 100] with a finite latency."""
+    kept = [
+        (p, y)
+        for p, y in points
+        if y is not None and math.isfinite(p) and math.isfinite(y) and 0 <= p <= 100
+    ]
+    return sorted(kept)
+
+
+def percentile_chart(title: str, series: Sequence[Series], points: Sequence[Series] = ()) -> str:
+    """Latency by percentile, HdrHistogram style: x is the percentile on a log axis of nines
+    (50 %, 90 %, 99 %, 99.9 %...), y the latency in ms. Each of `series` is a line (x is the
+    percentile); each of `points` is a scatter in a lighter shade of the line of the same name.
+    The maximum (100 %) cannot sit on a log axis: it is drawn at the axis end, marked "max"."""
+    lines = [(s.name, _distribution(s.points)) for s in series]
+    dots = [(s.name, _distribution(s.points)) for s in points]
+    drawn = [p for _, drawable in (*lines, *dots) for p in drawable]
+    if not drawn:
+        return f'<p class="empty">{escape(title)}: no data</p>'
+    resolved = [nines(p) for p, _ in drawn if p < 100]
+    end = min(math.floor(max(resolved, default=0.0)) + 1, MAX_NINES)
+    y_ticks = nice_ticks(0.0, max(y for _, y in drawn) * 1.05)
+    plot = _Plot(end, y_ticks[-1] or 1.0)
+    parts = [
+        f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" '
+        f'xmlns="http://www.w3.org/2000/svg" class="chart">',
+        f'<text x="{LEFT}" y="16" class="title">{escape(title)}</text>',
+        *_percentile_axes(plot, y_ticks),
+    ]
+    colors = {name: PALETTE[i % len(PALETTE)] for i, (name, _) in enumerate(lines)}
+    markers = 0
+    for name, drawable in dots:
+        shade = lighter(colors.get(name, "#6b7280"))
+        for p, y in drawable[: max(MAX_MARKERS - markers, 0)]:
+            parts.append(
+                f'<circle cx="{plot.x(p):.1f}" cy="{plot.y(y):.1f}" r="2.6" fill="{shade}"/>'
+            )
+        markers += len(drawable)
+    for index, (name, drawable) in enumerate(lines):
+        parts.extend(_percentile_line(plot, name, drawable, colors[name], index))
+    if dots:
+        parts.append(
+            _text(WIDTH - RIGHT - 4, TOP + 11, "legend", "end", "dots: each round's percentiles")
+        )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class _Plot:
+    """Pixel positions on a percentile chart whose x axis ends at `end` nines."""
+
+    end: int
+    top: float
+
+    def x(self, percentile: float) -> float:
+        at = self.end if percentile >= 100 else min(nines(percentile), self.end)
+        return LEFT + at / self.end * (WIDTH - LEFT - RIGHT)
+
+    def y(self, latency_ms: float) -> float:
+        plot_h = HEIGHT - TOP - BOTTOM
+        return TOP + plot_h - latency_ms / self.top * plot_h
+
+
+def _percentile_axes(plot: _Plot, y_ticks: Sequence[float]) -> list[str]:
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    parts = []
+    for y in y_ticks:
+        y_px = f"{plot.y(y):.1f}"
+        parts.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y_px}" y2="{y_px}" class="grid"/>'
+        )
+        parts.append(_text(LEFT - 6, plot.y(y) + 4, "tick", "end", _fmt(y)))
+    half = LEFT + nines(50) / plot.end * plot_w
+    ticks = [(LEFT + n / plot.end * plot_w, nines_label(n)) for n in range(plot.end + 1)]
+    for x_px, label in [*ticks[:1], (half, "50 %"), *ticks[1:]]:
+        parts.append(
+            f'<line x1="{x_px:.1f}" x2="{x_px:.1f}" y1="{TOP}" y2="{TOP + plot_h}" class="grid"/>'
+        )
+        anchor = "end" if label == ticks[-1][1] else "middle"  # the last one stays on the page
+        parts.append(
+            _text(x_px + (4 if anchor == "end" else 0), HEIGHT - BOTTOM + 16, "tick", anchor, label)
+        )
+    parts.append(_text(LEFT + plot_w / 2, HEIGHT - 4, "axis", "middle", "percentile"))
+    parts.append(
+        f'<text transform="translate(14 {TOP + plot_h / 2}) rotate(-90)" class="axis" '
+        'text-anchor="middle">milliseconds</text>'
+    )
+    return parts
+
+
+def _percentile_line(
+    plot: _Plot, name: str, points: list[tuple[float, float]], color: str, index: int
+) -> list[str]:
+    parts = []
+    path = " ".join(f"{plot.x(p):.1f},{plot.y(y):.1f}" for p, y in points)
+    if points:
+        parts.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.8"/>')
+    top = [(p, y) for p, y in points if p >= 100]
+    if top:
+        x, y = plot.x(top[-1][0]), plot.y(top[-1][1])
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{color}"/>')
+        parts.append(_text(x - 6, y - 6, "legend", "end", f"max {_fmt(top[-1][1])} ms"))
+    legend_x = LEFT + 8 + index * 200
+    parts.append(f'<rect x="{legend_x}" y="{TOP + 2}" width="10" height="10" fill="{color}"/>')
+    parts.append(_text(legend_x + 14, TOP + 11, "legend", "start", escape(name)))
+    return parts

@@ -6,6 +6,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from reports.atomic import write_atomic
+from reports.figures import measured
 from reports.result import RunResult
 
 JUNIT_FILE = "junit.xml"
@@ -28,9 +29,7 @@ def junit_xml(result: RunResult) -> str:
         case = ET.SubElement(
             suite, "testcase", classname=f"loadgate.{result.scenario}", name=budget.name
         )
-        observed = (
-            "unavailable" if budget.observed is None else f"{budget.observed:.4g} {budget.unit}"
-        )
+        observed = measured(budget.observed, budget.unit)
         if budget.passed is None:
             ET.SubElement(case, "skipped", message=f"{budget.name}: not measured")
         elif not budget.passed:
@@ -38,7 +37,8 @@ def junit_xml(result: RunResult) -> str:
                 case,
                 "failure",
                 message=(
-                    f"{budget.name}: {observed}, beyond its limit {budget.limit:g} {budget.unit}"
+                    f"{budget.name}: {observed}, beyond its limit "
+                    f"{measured(budget.limit, budget.unit)}"
                 ),
             )
     return ET.tostring(suites, encoding="unicode")

@@ -7,11 +7,12 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from reports import figures
 from reports.atomic import write_atomic
-from reports.charts import Series, Threshold, line_chart
-from reports.result import RunResult
+from reports.charts import Series, Threshold, line_chart, percentile_chart
+from reports.result import PercentilePoint, RunResult
 
-MIB = 1024 * 1024
+MIB = figures.MIB
 REPORT_FILE = "report.html"
 
 
@@ -23,10 +24,18 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["mib"] = lambda value: "not set" if value is None else f"{value / MIB:,.1f} MiB"
-    env.filters["cores"] = lambda value: "not set" if value is None else f"{value:g} cores"
-    env.filters["ms"] = lambda value: "n/a" if value is None else f"{value:,.1f} ms"
-    env.filters["pct"] = lambda value: f"{value * 100:.2f} %"
+    env.filters.update(
+        number=figures.number,
+        measured=figures.measured,
+        count=figures.count,
+        mib=figures.mib,
+        cores=figures.cores,
+        ms=figures.ms,
+        pct=figures.percent,
+        change=figures.signed_percent,
+        rps=figures.per_second,
+        fixed=figures.fixed,
+    )
     env.filters["when"] = lambda ts: datetime.fromtimestamp(ts, UTC).strftime(
         "%Y-%m-%d %H:%M:%S UTC"
     )
@@ -53,6 +62,8 @@ def charts(result: RunResult) -> dict[str, str]:
         "per second",
     )
     out = {"latency": latency, "throughput": throughput}
+    if result.latency_distribution:
+        out["distribution"] = distribution_chart(result)
     if result.resources:
         limit = result.memory.limit_bytes if result.memory else None
         out["memory"] = line_chart(
@@ -79,6 +90,19 @@ def charts(result: RunResult) -> dict[str, str]:
                 "count",
             )
     return out
+
+
+def distribution_chart(result: RunResult) -> str:
+    """The run's latency by percentile; beside it the service time, when the load kept a
+    schedule: the gap between the two lines is the wait that coordinated omission hides."""
+    lines = [_line("latency from the intended send", result.latency_distribution)]
+    if result.service_latency_distribution:
+        lines.append(_line("service time (actual send)", result.service_latency_distribution))
+    return percentile_chart("Latency by percentile", lines)
+
+
+def _line(name: str, distribution: list[PercentilePoint]) -> Series:
+    return Series(name, [(p.percentile, p.latency_ms) for p in distribution])
 
 
 def _num(value: int | None) -> float | None:

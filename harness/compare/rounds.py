@@ -25,8 +25,10 @@ from harness.ids import new_id
 from harness.images import ImageBuilder
 from harness.progress import ProgressDisplay
 from harness.settings import RunSettings
-from reports.compare_result import CompareResult, Metric, Side
+from reports.compare_render import COMPARE_REPORT_FILE, write_compare_report
+from reports.compare_result import COMPARE_FILE, CompareResult, Metric, Side
 from reports.result import RunResult
+from reports.summary import SUMMARY_FILE, compare_summary, write_summary
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,17 @@ def compare_stored(
     return CompareOutcome(result=result, directory=directory)
 
 
-def finish(outcome: CompareOutcome, step_summary: Path | None) -> Path:
-    """Save the compare's result file and its report; the path people open."""
-    return outcome.result.save(outcome.directory)
+def finish(outcome: CompareOutcome) -> Path:
+    """Save the compare's result file, its report and its summary.md; the report's path."""
+    result = outcome.result.model_copy(
+        update={
+            "files": {
+                "result": COMPARE_FILE,
+                "report": COMPARE_REPORT_FILE,
+                "summary": SUMMARY_FILE,
+            }
+        }
+    )
+    result.save(outcome.directory)
+    write_summary(compare_summary(result), outcome.directory)
+    return write_compare_report(result, outcome.directory)

@@ -68,8 +68,10 @@ def test_a_short_run_produces_plausible_numbers_and_a_report(
     assert len(result["timeline"]) >= 4
     samples = (run_dir / "samples.csv").read_text().splitlines()
     assert len(samples) == result["latency"]["count"] + 1
-    assert (run_dir / "report.html").read_text().count("<svg") == 5  # with fds and connections
+    report = (run_dir / "report.html").read_text()
+    assert report.count("<svg") == 6  # with latency by percentile, fds and connections
     assert "<testsuite" in (run_dir / "junit.xml").read_text()
+    assert (run_dir / "summary.md").read_text().startswith("### loadgate smoke: PASS")
     assert f"report: {run_dir / 'report.html'}" in done.stdout
     assert leftovers(engine) == []
 

@@ -89,19 +89,3 @@ def test_a_model_name_that_cannot_be_sent_is_refused(
     """--model takes printable ASCII of 1 to 256 characters, refused in one line otherwise."""
     code, _, err = run_cli(["run", "--protocol", "openai", "--model", name], capsys)
     assert code == 2 and "--model" in err and "\x1b" not in err
-
-
-@pytest.mark.parametrize(
-    ("value", "shown"),
-    [
-        pytest.param(12193.4, "12,193", id="large"),
-        pytest.param(-7.566e-14, "0", id="rounding-noise"),
-        pytest.param(0.95113, "0.9511", id="ratio"),
-        pytest.param(90.55, "90.55", id="ms"),
-    ],
-)
-def test_figures_are_printed_for_people(value: float, shown: str) -> None:
-    """No scientific notation on the console."""
-    from harness.cli import number
-
-    assert number(value) == shown

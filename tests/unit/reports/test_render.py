@@ -15,7 +15,7 @@ from reports.result import (
     StepStats,
     load_result,
 )
-from tests.unit.reports.fixtures import sample_result
+from tests.unit.reports.fixtures import sample_result, stalled_result
 
 
 def test_report_is_self_contained() -> None:
@@ -62,7 +62,7 @@ def test_chart_axes_cover_every_point() -> None:
 def test_limits_are_shown_with_units() -> None:
     """The deployment table shows cores and MiB, not raw byte counts."""
     html = render_report(sample_result())
-    assert "1 cores / not set" in html
+    assert "1 core / not set" in html
     assert "512.0 MiB / not set" in html
     assert "536870912" not in html
 
@@ -115,7 +115,7 @@ def test_report_shows_what_the_scenario_found() -> None:
         }
     )
     html = render_report(result)
-    assert "knee_rps" in html and "1600" in html and "a note" in html
+    assert "knee_rps" in html and "1,600" in html and "a note" in html
     assert "step 1: 100 req/s" in html
     assert "open model" in html and "Schedule lag" in html
     assert "19.0 ms (503)" in html and "exit code 0" in html
@@ -149,3 +149,13 @@ def test_report_shows_both_latencies_the_readiness_probes_and_token_hits() -> No
     assert "Service time" in html and "77.5 ms" in html and "110.0 ms" in html
     assert "4 of 30 failed" in html and "timeout after 1 s at 3.0 s" in html
     assert "found in 1" in html and "/v1/infer 502 body" in html
+
+
+def test_report_draws_latency_by_percentile_beside_service_time() -> None:
+    """With both distributions, one chart holds the corrected line and the service-time line."""
+    html = render_report(stalled_result())
+    assert html.count("<svg") == 5 and "Latency by percentile" in html
+    assert ">latency from the intended send</text>" in html
+    assert ">service time (actual send)</text>" in html
+    assert "coordinated omission" in html
+    assert "Latency by percentile" not in render_report(sample_result())

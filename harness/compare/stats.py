@@ -11,15 +11,17 @@ spread carries both the noise inside a run and the spread between runs of the sa
 which on a shared 2-core machine is the larger (about ±15 % from run to run).
 
 The interval is not the bootstrap's percentile interval: with 3 rounds a side that one raised a
-false alarm in 15 % of simulated A/A compares (at threshold 0, where 5 % is the nominal rate),
-because drawing R of R rounds under-estimates the between-round variance by (R - 1) / R and a
-normal quantile ignores that 3 rounds estimate a variance poorly. Each side's bootstrap variance
-(of the log percentile; of the rate) is multiplied by R / (R - 1) and given R - 1 degrees of
-freedom, and the interval is Welch's t with Welch-Satterthwaite degrees of freedom around the
-point estimate (log head / base for percentiles). It errs wide: the two-stage draw counts the
-noise within a run about twice (Davison & Hinkley's point about resampling both stages), which
-matters only when runs are short. With one round on a side there is no between-round spread to
-see: that side's variance is the bootstrap's as is (within-run noise only), and `method` says so.
+false alarm in 15 % of simulated A/A compares at threshold 0 (5 % nominal), because drawing R
+of R rounds under-estimates the between-round variance by (R - 1) / R, the two-stage draw
+counts the noise within a run about twice (Davison & Hinkley's analysis of resampling both
+stages), and a normal quantile ignores how poorly 3 rounds estimate a variance. So a second,
+smaller draw keeps each round as it is (within-run noise W only), each side's variance is
+R / (R - 1) (v2 - W), unbiased for a mean, with R - 1 degrees of freedom, and the interval is
+Welch's t around the point estimate (on log head / base for percentiles, Welch-Satterthwaite
+degrees of freedom). In the tests' simulations A/A false alarms stay under 5 % and intervals
+cover the true change in over 90 % of compares. With one round on a side there is no spread
+between rounds to see: that side's variance is the bootstrap's (within-run noise only), and
+`method` says so.
 
 Per-round figures (throughput, memory p95, CPU ms per request) have one value per round:
 `scalar_change` gives the ratio of geometric means with Welch's t interval on the logs
@@ -29,7 +31,11 @@ incomplete beta function, as scipy is not a dependency.
 The verdict is criterion.rs's rule: regressed only when the whole interval lies beyond the
 threshold in the worse direction, improved when it lies wholly beyond it in the better one.
 
-Speed: SPEED_NOTE
+Speed: a resample is drawn bin by bin (a multinomial over about sqrt(N) / 2 bins of consecutive
+latency ranks, then single requests only in the bin that holds a wanted rank), the same
+distribution as drawing every request. 2,000 resamples (and 500 that keep the rounds) of 3 + 3
+rounds of 3,000 requests, three percentiles: 0.3 s of CPU (0.8 s wall on the shared 2-core
+machine); drawing every request took 1.3 s.
 """
 
 from __future__ import annotations
@@ -366,11 +372,15 @@ def _bootstrap_part(two_stage: np.ndarray, kept: np.ndarray, rounds: int) -> tup
     dominated: Satterthwaite's split between B and W raised A/A false alarms to 7-12 % in the
     tests' simulations, this keeps them under 5 %. One round: the bootstrap's variance, the
     noise within that run only."""
-    variance = float(np.var(two_stage))
+    variance, within = _variance(two_stage), _variance(kept)
     if rounds < 2:
         return variance, math.inf
-    within = float(np.var(kept))
     return max(rounds * (variance - within) / (rounds - 1), within), float(rounds - 1)
+
+
+def _variance(values: np.ndarray) -> float:
+    """The variance, exactly 0 for equal values (np.var can leave a rounding residue)."""
+    return float(np.var(values)) if np.ptp(values) > 0 else 0.0
 
 
 def _half_width(parts: Sequence[tuple[float, float]], confidence: float) -> float:
@@ -443,8 +453,8 @@ def _arithmetic_change(b: np.ndarray, h: np.ndarray, confidence: float) -> Chang
 
 
 def _mean_part(values: np.ndarray) -> tuple[float, float]:
-    """The variance of a mean of rounds and its degrees of freedom."""
-    return float(values.var(ddof=1)) / values.size, float(values.size - 1)
+    """The variance of a mean of rounds (sample variance / n) and its degrees of freedom."""
+    return _variance(values) / (values.size - 1), float(values.size - 1)
 
 
 def classify(change: Change, threshold: float, higher_is_worse: bool) -> MetricVerdict:

@@ -321,7 +321,7 @@ def _ranks_in_bin(
     offset = member - side.edges[bin_].ravel()[group]
     counts = np.bincount(group * width + offset, minlength=bin_.size * width)
     cumulative = np.cumsum(counts.reshape(bin_.size, width), axis=1)
-    lift = np.arange(bin_.size) * (int(cumulative[:, -1].max()) + 1)
+    lift = np.arange(bin_.size) * (int(cumulative[:, -1].max(initial=0)) + 1)
     found = np.searchsorted((cumulative + lift[:, None]).ravel(), inside.ravel() + lift)
     return (found - np.arange(bin_.size) * width).reshape(bin_.shape)
 

@@ -445,3 +445,11 @@ def test_classify_is_criterions_rule(
 ) -> None:
     """At threshold 10 %: only an interval wholly beyond it counts; no interval, the point."""
     assert classify(change, 0.10, higher_is_worse) == expected
+
+
+def test_no_percentiles_asked_gives_the_error_rate_alone() -> None:
+    """An empty list of percentiles: an empty dict and the error rate's change, no crash."""
+    rng = np.random.default_rng(11)
+    changes, errors = percentile_changes(rounds(rng, 2), rounds(rng, 2), [], resamples=20)
+    assert changes == {}
+    assert errors.low is not None and errors.high is not None

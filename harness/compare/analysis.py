@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.compare.bootstrap import percentile_changes
 from harness.compare.samples import RoundSamples
 from harness.compare.sides import PreparedSide
-from harness.compare.stats import Change, RequestRounds, classify, percentile_changes, scalar_change
+from harness.compare.stats import Change, RequestRounds, classify, scalar_change
 from harness.compare.thresholds import HIGHER_IS_WORSE
 from harness.judge import ALWAYS_ON
 from reports import aggregate

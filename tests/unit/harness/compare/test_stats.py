@@ -9,18 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from harness.compare.stats import (
-    Change,
-    MetricVerdict,
-    RequestRounds,
-    _draw,
-    _rank_index,
-    _side,
-    classify,
-    percentile_changes,
-    scalar_change,
-    t_quantile,
-)
+from harness.compare.bootstrap import _draw, _rank_index, _side, percentile_changes
+from harness.compare.stats import Change, MetricVerdict, RequestRounds, classify, scalar_change
+from harness.compare.student_t import t_quantile
 
 PERCENTILES = (50.0, 95.0, 99.0)
 SIMULATIONS = 200

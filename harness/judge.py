@@ -27,6 +27,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
 
+from harness.compare.thresholds import CompareThresholds
 from harness.errors import BudgetsError
 from reports.result import (
     MIB,
@@ -81,6 +82,8 @@ class Budgets(BaseModel):
     generator_lag_p99_ms: PositiveFloat = 20.0
     """Beyond this schedule lag the generator, not the gateway, set the pace: the run is refused."""
     generator_cpu_max_cores: float = Field(default=0.9, gt=0.0)
+    compare: CompareThresholds | None = None
+    """`loadgate compare` only: the change per metric that counts as a regression."""
 
 
 # Budgets judged against a figure the scenario measured: key -> (figure, unit, is a minimum).
@@ -162,13 +165,20 @@ def load_budgets(path: Path) -> Budgets:
         for error in exc.errors(include_input=False, include_url=False):
             key = ".".join(str(part) for part in error["loc"])
             if error["type"] == "extra_forbidden":
-                known = ", ".join(Budgets.model_fields)
-                problems.append(f"unknown budget {key!r} (known: {known})")
+                problems.append(_unknown_key(key))
             else:
                 problems.append(f"{key}: {error['msg']}")
         raise BudgetsError(f"budgets file {path}: " + "; ".join(problems)) from None
     except RecursionError as exc:
         raise BudgetsError(f"budgets file {path} nests too deeply (a recursive alias?)") from exc
+
+
+def _unknown_key(key: str) -> str:
+    """A key the file may not hold, with the keys it may hold at that place."""
+    if key.startswith("compare."):
+        known = ", ".join(CompareThresholds.model_fields)
+        return f"unknown compare metric {key!r} (known: {known})"
+    return f"unknown budget {key!r} (known: {', '.join(Budgets.model_fields)})"
 
 
 def budget_verdict(

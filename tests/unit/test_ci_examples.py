@@ -133,4 +133,4 @@ def test_a_command_line_with_a_mistake_is_refused(
     """The checker is loadgate's own parser: what it refuses, the tests above would catch."""
     with pytest.raises(AssertionError, match="loadgate compare refuses"):
         compare_options(compare_command([script]))
-    assert "usage: loadgate compare" in capsys.readouterr().err
+    assert "error:" in capsys.readouterr().err

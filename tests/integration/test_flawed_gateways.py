@@ -159,3 +159,43 @@ def test_the_reference_gateway_passes_the_scenarios_that_catch_the_flaws(
     assert result["verdict"] == "pass"
     assert result["readiness"]["failures"] == 0
     assert result["findings"]["figures"]["throughput_ratio"] >= 0.95
+
+
+def service_latency(tmp_path: Path, delay_ms: int) -> tuple[float, float]:
+    """The fastest answer and the median (ms from the actual send) of a short smoke run of the
+    flawed gateway with FLAW=delay."""
+    output = tmp_path / f"runs-{delay_ms}"
+    done = loadgate(
+        "run",
+        "--scenario",
+        "smoke",
+        "--duration",
+        "5",
+        "--gateway-build",
+        FLAWED,
+        "--gateway-env",
+        "FLAW=delay",
+        "--gateway-env",
+        f"FLAW_DELAY_MS={delay_ms}",
+        "--no-budgets",
+        "--output-dir",
+        str(output),
+        "-q",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads((only_run_dir(output) / "result.json").read_text())
+    fastest = result["service_latency_distribution"][0]
+    assert fastest["percentile"] == 0.0
+    return fastest["latency_ms"], result["service_latency"]["p50_ms"]
+
+
+def test_the_delay_flaw_slows_every_answer_by_its_setting(
+    engine: DockerEngine, images: StackImages, tmp_path: Path
+) -> None:
+    """FLAW_DELAY_MS=50: no answer comes sooner than 50 ms, and the median grows by about that
+    much over FLAW_DELAY_MS=0 (more on a busy machine, hence the loose upper bound)."""
+    fastest_plain, median_plain = service_latency(tmp_path, 0)
+    fastest_slowed, median_slowed = service_latency(tmp_path, 50)
+    assert fastest_plain < 50 <= fastest_slowed
+    assert 30 <= median_slowed - median_plain <= 200, (median_plain, median_slowed)
+    assert leftovers(engine) == []

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-FAILED_FAST_PREFIX = "every request "
-"""How the one line that says why every request failed begins (`failure_summary`)."""
+from reports.markdown import printable
+
 FIRST_SECONDS = 5.0
 MIN_REQUESTS = 5
 """The decision waits for the first seconds (a fast error must not win over a slow success:
@@ -63,9 +63,3 @@ def failure_summary(
     if body:
         head += ": " + printable(" ".join(body.split()))
     return head
-
-
-def printable(text: str) -> str:
-    """`text` with every non-printable character escaped: a target's answer must not drive the
-    terminal or a CI log (ANSI escapes, `::` workflow commands on a line of their own)."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 
 from harness.errors import UsageError
-from harness.failfast import printable
 from harness.mock_upstream.settings import MockSettings
 from harness.settings import ExternalTarget, RunSettings
+from reports.markdown import printable
 from scenarios.inspection import scrub
 
 LAUNCHED_STACK_MODEL: str = MockSettings.model_fields["model_name"].default

@@ -23,6 +23,12 @@ MAX_TEXT = 400
 _PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
 
 
+def printable(text: str) -> str:
+    """`text` with every non-printable character escaped: a target's answer must not drive the
+    terminal or a CI log (ANSI escapes, `::` workflow commands on a line of their own)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def visible(text: str, limit: int = MAX_TEXT) -> str:
     """`text` on one line, without control or format characters, cut to `limit` characters
     (what a terminal can show safely, too)."""

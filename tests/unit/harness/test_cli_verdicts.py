@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import PROJECT_ROOT, build_parser
-from harness.cli import _run_settings as run_settings
+from harness.options import run_settings
+from harness.parser import PROJECT_ROOT, build_parser
 from scenarios.catalog import SCENARIOS
 from tests.unit.harness.conftest import run_cli
 from tests.unit.reports.fixtures import sample_result

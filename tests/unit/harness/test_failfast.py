@@ -6,7 +6,8 @@ from collections import Counter
 
 import pytest
 
-from harness.failfast import FailFastWatch, failure_summary, printable
+from harness.failfast import FailFastWatch, failure_summary
+from reports.markdown import printable
 
 
 @pytest.mark.parametrize(

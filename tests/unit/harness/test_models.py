@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from harness.cli import _run_settings, build_parser
 from harness.errors import UsageError
 from harness.models import LAUNCHED_STACK_MODEL, resolve_model
+from harness.options import run_settings as _run_settings
+from harness.parser import build_parser
 from harness.settings import ExternalTarget, RunSettings
 from scenarios.catalog import SCENARIOS, Protocol, adjusted
 

@@ -10,8 +10,8 @@ import pytest
 from starlette.types import Message
 
 from gateway.body import BodyReader, BodyTimeoutError, BodyTooLargeError, ClientDisconnectedError
+from tests.unit.conftest import running_mock
 from tests.unit.gateway.conftest import INFER_BODY, serving_gateway
-from tests.unit.mock_upstream.server import running_mock
 
 pytestmark = pytest.mark.anyio
 

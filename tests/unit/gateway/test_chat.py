@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from tests.unit.conftest import running_mock
 from tests.unit.gateway.conftest import completion, gateway_client, serving_gateway, upstream
-from tests.unit.mock_upstream.server import running_mock
 
 pytestmark = pytest.mark.anyio
 CHAT = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 16}

@@ -12,7 +12,7 @@ import pytest
 import uvloop
 
 from gateway.h1 import H1Error, H1Pool
-from tests.unit.mock_upstream.server import running_mock
+from tests.unit.conftest import running_mock
 
 BODY = json.dumps({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}).encode()
 HEADERS = [("Content-Type", "application/json"), ("Authorization", "Bearer sk-test")]

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.unit.conftest import running_mock
 from tests.unit.gateway.conftest import INFER_BODY, TOKEN, completion, gateway_client, upstream
-from tests.unit.mock_upstream.server import running_mock
 
 pytestmark = pytest.mark.anyio
 

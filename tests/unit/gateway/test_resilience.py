@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
+from tests.unit.conftest import running_mock
 from tests.unit.gateway.conftest import INFER_BODY, completion, gateway_client
-from tests.unit.mock_upstream.server import running_mock
 
 pytestmark = pytest.mark.anyio
 DETERMINISTIC = {**INFER_BODY, "sampling_temperature": 0}

@@ -1,5 +1,5 @@
-"""Fixtures shared by the harness's unit tests: the CLI in-process, and `pipeline.run` faked for
-the tune loop (runs that pass by their limits, on an optional fake clock)."""
+"""Helpers and fixtures shared by the harness's unit tests: the CLI in-process, and
+`pipeline.run` faked for the tune loop (runs that pass by their limits, on a fake clock)."""
 
 from __future__ import annotations
 
@@ -32,16 +32,6 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
         code = int(exc.code or 0)
     out, err = capsys.readouterr()
     return code, out, err
-
-
-Cli = Callable[[list[str]], tuple[int, str, str]]
-"""`cli(ARGS)`: (exit code, stdout, stderr) of `loadgate ARGS` run in-process."""
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
-    """`run_cli` bound to this test's captured output."""
-    return lambda args: run_cli(args, capsys)
 
 
 class FakeClock:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.conftest import sample_result
 from tests.unit.harness.conftest import run_cli
-from tests.unit.reports.fixtures import sample_result
 
 
 @pytest.mark.parametrize(

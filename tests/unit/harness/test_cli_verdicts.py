@@ -11,8 +11,8 @@ import pytest
 from harness.cli import PROJECT_ROOT, build_parser
 from harness.cli import _run_settings as run_settings
 from scenarios.catalog import SCENARIOS
+from tests.unit.conftest import sample_result
 from tests.unit.harness.conftest import run_cli
-from tests.unit.reports.fixtures import sample_result
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))

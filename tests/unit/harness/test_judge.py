@@ -25,7 +25,7 @@ from reports.result import (
     StepStats,
     TokenHit,
 )
-from tests.unit.reports.fixtures import sample_result
+from tests.unit.conftest import sample_result
 
 BUDGETS_DIR = Path(__file__).resolve().parents[3] / "budgets"
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from harness.mock_upstream.model import ResponseModel, prompt_tokens
 from harness.mock_upstream.settings import MockSettings, RuntimeConfig
-from tests.unit.mock_upstream.server import running_mock
+from tests.unit.conftest import running_mock
 
 pytestmark = pytest.mark.anyio
 MESSAGES = [{"role": "user", "content": "x" * 400}]

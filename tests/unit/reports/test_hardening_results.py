@@ -21,7 +21,7 @@ from harness.scrape import MetricsScraper
 from reports.charts import Series, line_chart, nice_ticks
 from reports.result import load_result
 from reports.tune_result import TUNE_FILE
-from tests.unit.reports.fixtures import sample_result
+from tests.unit.conftest import sample_result
 
 ROOT = Path(__file__).resolve().parents[3]
 METRICS = b"""# TYPE gateway_queue_ratio gauge

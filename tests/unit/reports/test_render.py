@@ -15,7 +15,7 @@ from reports.result import (
     StepStats,
     load_result,
 )
-from tests.unit.reports.fixtures import sample_result
+from tests.unit.conftest import sample_result
 
 
 def test_report_is_self_contained() -> None:

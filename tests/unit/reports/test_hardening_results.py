@@ -82,7 +82,9 @@ def test_non_finite_metrics_survive_save_and_load(
     """NaN and ±Inf scraped from /metrics are saved as JSON strings and read back as floats."""
     scraper = MetricsScraper(metrics_url, interval_s=0.05)
     scraper.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10  # two scrapes, however loaded the machine
+    while scraper.summary().scrapes < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
     metrics = scraper.stop()
     assert metrics.available and metrics.scrapes >= 2
     sample_result().model_copy(update={"gateway_metrics": metrics}).save(tmp_path)

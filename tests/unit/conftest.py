@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,7 +116,7 @@ def make_result() -> MakeResult:
 
 
 @asynccontextmanager
-async def running_mock(**settings: Any) -> AsyncIterator[str]:
+async def serve_mock(**settings: Any) -> AsyncIterator[str]:
     """Yields the base URL of a mock provider configured with `settings`."""
     server = TestServer(create_app(MockSettings(**settings)), host="127.0.0.1")
     await server.start_server()
@@ -124,6 +124,16 @@ async def running_mock(**settings: Any) -> AsyncIterator[str]:
         yield str(server.make_url("")).rstrip("/")
     finally:
         await server.close()
+
+
+RunningMock = Callable[..., AbstractAsyncContextManager[str]]
+"""`async with running_mock(**settings) as url`: the mock provider served on 127.0.0.1."""
+
+
+@pytest.fixture
+def running_mock() -> RunningMock:
+    """The real mock provider (aiohttp, a free loopback port), configured per use."""
+    return serve_mock
 
 
 SECRET = "sk-provider-5e1f0c77a9d24b"

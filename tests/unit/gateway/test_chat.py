@@ -6,12 +6,15 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
-from tests.unit.conftest import running_mock
 from tests.unit.gateway.conftest import completion, gateway_client, serving_gateway, upstream
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import RunningMock
 
 pytestmark = pytest.mark.anyio
 CHAT = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 16}
@@ -50,7 +53,7 @@ async def test_invalid_chat_bodies_are_422(body: dict[str, object]) -> None:
     assert response.status_code == 422
 
 
-async def test_stream_chunks_are_relayed_as_they_arrive() -> None:
+async def test_stream_chunks_are_relayed_as_they_arrive(running_mock: RunningMock) -> None:
     """Each SSE event reaches the client about when the provider sent it, not at the end."""
     settings = {"latency_ms": 50, "tokens_per_s": 20, "completion_tokens": 6}
     async with (
@@ -71,7 +74,7 @@ async def test_stream_chunks_are_relayed_as_they_arrive() -> None:
     assert arrivals[-1] - arrivals[0] >= 0.2  # spread out at the provider's 20 tokens/s
 
 
-async def test_a_client_that_leaves_cancels_the_upstream_stream() -> None:
+async def test_a_client_that_leaves_cancels_the_upstream_stream(running_mock: RunningMock) -> None:
     """Closing the client stream closes the provider's stream and frees the pool slot."""
     settings = {"latency_ms": 0, "tokens_per_s": 20, "completion_tokens": 200}
     async with (

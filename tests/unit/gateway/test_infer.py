@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
-from tests.unit.conftest import running_mock
 from tests.unit.gateway.conftest import INFER_BODY, TOKEN, completion, gateway_client, upstream
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import RunningMock
 
 pytestmark = pytest.mark.anyio
 
@@ -55,7 +57,9 @@ async def test_infer_defaults_to_the_configured_model() -> None:
     assert models == ["house-model"]
 
 
-async def test_infer_through_the_mock_provider_over_the_real_transport() -> None:
+async def test_infer_through_the_mock_provider_over_the_real_transport(
+    running_mock: RunningMock,
+) -> None:
     """Gateway (aiohttp-backed pool) and the mock provider on loopback agree on the contract."""
     async with (
         running_mock(latency_ms=0, completion_tokens=10) as url,
@@ -241,7 +245,7 @@ async def test_an_oversized_provider_answer_is_502() -> None:
     assert response.status_code == 502
 
 
-async def test_an_oversized_answer_over_the_real_pool_is_502() -> None:
+async def test_an_oversized_answer_over_the_real_pool_is_502(running_mock: RunningMock) -> None:
     """Through the lean client too, an answer past the limit is a 502, not a growing buffer."""
     async with (
         running_mock(latency_ms=0, completion_tokens=4000) as url,

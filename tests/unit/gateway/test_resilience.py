@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
-from tests.unit.conftest import running_mock
 from tests.unit.gateway.conftest import INFER_BODY, completion, gateway_client
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import RunningMock
 
 pytestmark = pytest.mark.anyio
 DETERMINISTIC = {**INFER_BODY, "sampling_temperature": 0}
@@ -73,7 +76,7 @@ async def test_a_leaving_caller_does_not_cancel_the_shared_call() -> None:
     assert response.json()["generated_text"] == "kept"
 
 
-async def test_an_exhausted_pool_fails_fast_with_503() -> None:
+async def test_an_exhausted_pool_fails_fast_with_503(running_mock: RunningMock) -> None:
     """With every connection busy, a request waits at most the pool timeout, then gets 503."""
     async with (
         running_mock(latency_ms=800) as url,
@@ -110,7 +113,7 @@ async def test_an_exhausted_pool_fails_fast_with_503() -> None:
     ],
 )
 async def test_provider_faults_map_through_the_real_pool(
-    faults: dict[str, object], status: int
+    faults: dict[str, object], status: int, running_mock: RunningMock
 ) -> None:
     """Resets, outages, 5xx and stalled headers from a real server become 502 or 504."""
     async with (

@@ -34,6 +34,16 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
     return code, out, err
 
 
+Cli = Callable[[list[str]], tuple[int, str, str]]
+"""`cli(ARGS)`: (exit code, stdout, stderr) of `loadgate ARGS` run in-process."""
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
+    """`loadgate ARGS` in-process, its output captured by this test's `capsys`."""
+    return lambda args: run_cli(args, capsys)
+
+
 class FakeClock:
     """Monotonic seconds that move only when a fake run takes time."""
 

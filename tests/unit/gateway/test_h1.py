@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -92,19 +93,25 @@ async def test_refused_connection_is_a_connect_error() -> None:
     assert caught.value.kind == "connect"
 
 
+async def concurrent_reaches(url: str, count: int, within_s: float = 5.0) -> None:
+    """Wait until the mock provider has `count` requests in progress, `within_s` at most."""
+    deadline = time.monotonic() + within_s
+    while (await stats(url))["concurrent"] != count:
+        assert time.monotonic() < deadline, f"not {count} requests in progress by {within_s} s"
+        await asyncio.sleep(0.01)
+
+
 @pytest.mark.anyio
 async def test_a_cancelled_call_closes_its_connection(running_mock: RunningMock) -> None:
     """The caller leaves: the connection is closed (the provider sees the cancel) and dropped."""
     async with running_mock(latency_ms=2000) as url:
         pool, head = pool_for(url)
         call = asyncio.create_task(pool.post(head, BODY, 1.0, 5.0))
-        await asyncio.sleep(0.2)
-        assert (await stats(url))["concurrent"] == 1
+        await concurrent_reaches(url, 1)
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
             await call
-        await asyncio.sleep(0.2)
-        assert (await stats(url))["concurrent"] == 0
+        await concurrent_reaches(url, 0, within_s=1.0)  # well before the 2 s answer
         assert pool.idle == 0
 
 

@@ -19,6 +19,14 @@ pytestmark = pytest.mark.anyio
 DETERMINISTIC = {**INFER_BODY, "sampling_temperature": 0}
 
 
+async def metric_reaches(client: httpx.AsyncClient, line: str) -> None:
+    """Wait until the gateway's /metrics shows `line` (5 s at most: a loaded machine is slow)."""
+    deadline = time.monotonic() + 5
+    while line not in (await client.get("/metrics")).text:
+        assert time.monotonic() < deadline, f"/metrics never showed {line!r}"
+        await asyncio.sleep(0.005)
+
+
 async def test_identical_concurrent_requests_share_one_upstream_call(
     gateway_client: GatewayClient,
 ) -> None:
@@ -36,7 +44,7 @@ async def test_identical_concurrent_requests_share_one_upstream_call(
         tasks = [
             asyncio.create_task(client.post("/v1/infer", json=DETERMINISTIC)) for _ in range(10)
         ]
-        await asyncio.sleep(0.05)
+        await metric_reaches(client, "gateway_deduplicated_requests_total 9.0")
         release.set()
         responses = await asyncio.gather(*tasks)
         metrics = (await client.get("/metrics")).text
@@ -64,17 +72,18 @@ async def test_a_leaving_caller_does_not_cancel_the_shared_call(
     gateway_client: GatewayClient,
 ) -> None:
     """If the first of two identical requests is cancelled, the second still gets the answer."""
-    release = asyncio.Event()
+    release, called = asyncio.Event(), asyncio.Event()
 
     async def handler(request: httpx.Request) -> httpx.Response:
+        called.set()
         await release.wait()
         return httpx.Response(200, json=completion("kept"))
 
     async with gateway_client(httpx.MockTransport(handler)) as client:
         first = asyncio.create_task(client.post("/v1/infer", json=DETERMINISTIC))
-        await asyncio.sleep(0.02)
+        await asyncio.wait_for(called.wait(), 5)
         second = asyncio.create_task(client.post("/v1/infer", json=DETERMINISTIC))
-        await asyncio.sleep(0.02)
+        await metric_reaches(client, "gateway_deduplicated_requests_total 1.0")
         first.cancel()
         release.set()
         response = await second
@@ -92,7 +101,7 @@ async def test_an_exhausted_pool_fails_fast_with_503(
         ) as client,
     ):
         busy = asyncio.create_task(client.post("/v1/infer", json=INFER_BODY))
-        await asyncio.sleep(0.1)
+        await metric_reaches(client, "gateway_upstream_pool_connections_in_use 1.0")
         started = time.perf_counter()
         refused = await client.post("/v1/infer", json=INFER_BODY)
         waited = time.perf_counter() - started

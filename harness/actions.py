@@ -13,7 +13,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -46,11 +46,23 @@ class ActionLog:
 
 
 class ScenarioActions:
-    """Runs in a thread from `start(load_started_at)` until the actions are done or `stop()`."""
+    """Runs in a thread from `start(load_started_at)` until the actions are done or `stop()`.
 
-    def __init__(self, actions: Sequence[Action], handles: StackHandles) -> None:
+    `clock` (Unix seconds) times the actions and their events; `transport` carries the HTTP
+    calls (the mock's `/admin/config`, the readiness probe): both are injected by tests.
+    """
+
+    def __init__(
+        self,
+        actions: Sequence[Action],
+        handles: StackHandles,
+        clock: Callable[[], float] = time.time,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self._actions = sorted(actions, key=lambda a: a.at_s)
         self._handles = handles
+        self._clock = clock
+        self._transport = transport
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.log = ActionLog()
@@ -71,7 +83,7 @@ class ScenarioActions:
 
     def _run(self, load_started_at: float) -> None:
         for action in self._actions:
-            if self._stop.wait(max(0.0, load_started_at + action.at_s - time.time())):
+            if self._stop.wait(max(0.0, load_started_at + action.at_s - self._clock())):
                 return
             try:
                 self._do(action)
@@ -80,7 +92,7 @@ class ScenarioActions:
                 self._event(f"{action.kind} failed", str(exc))
 
     def _event(self, name: str, detail: str = "") -> None:
-        self.log.events.append(RunEvent(t=time.time(), name=name, detail=detail))
+        self.log.events.append(RunEvent(t=self._clock(), name=name, detail=detail))
 
     def _do(self, action: Action) -> None:
         h = self._handles
@@ -88,7 +100,8 @@ class ScenarioActions:
             if not h.mock_url:
                 self._event("mock_config skipped", "no mock provider in this run")
                 return
-            response = httpx.patch(f"{h.mock_url}/admin/config", json=action.config, timeout=5)
+            with httpx.Client(transport=self._transport, timeout=5) as client:
+                response = client.patch(f"{h.mock_url}/admin/config", json=action.config)
             response.raise_for_status()
             self._event("mock_config", _describe(action.config))
         elif action.kind in ("redis_stop", "redis_start"):
@@ -108,13 +121,14 @@ class ScenarioActions:
 
     def _shutdown(self, gateway: RunningContainer) -> ShutdownRecord:
         """Stop the gateway as an orchestrator would, timing /ready and the exit."""
-        probe = _ReadyProbe(f"{self._handles.gateway_url}{self._handles.ready_path}")
+        url = f"{self._handles.gateway_url}{self._handles.ready_path}"
+        probe = _ReadyProbe(url, self._clock, self._transport)
         grace = self._handles.stop_grace_s
-        sent_at = time.time()
+        sent_at = self._clock()
         self._event("sigterm", f"stop grace period {grace:g} s")
         probe.start()
         gateway.stop(timeout_s=math.ceil(grace))
-        exited_at = time.time()
+        exited_at = self._clock()
         probe.stop()
         state = gateway.state()
         exit_code = int(state.get("ExitCode", -1))
@@ -137,8 +151,12 @@ def _describe(config: dict[str, object]) -> str:
 class _ReadyProbe:
     """Polls the readiness path until it stops answering 200."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, clock: Callable[[], float], transport: httpx.BaseTransport | None
+    ) -> None:
         self._url = url
+        self._clock = clock
+        self._transport = transport
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ready-probe", daemon=True)
         self.not_ready_at: float | None = None
@@ -152,7 +170,7 @@ class _ReadyProbe:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        with httpx.Client(timeout=1.0) as client:
+        with httpx.Client(transport=self._transport, timeout=1.0) as client:
             while not self._stop.is_set():
                 try:
                     status = client.get(self._url).status_code
@@ -160,6 +178,6 @@ class _ReadyProbe:
                 except httpx.HTTPError as exc:
                     status, answer = 0, type(exc).__name__
                 if status != 200:
-                    self.not_ready_at, self.answer = time.time(), answer
+                    self.not_ready_at, self.answer = self._clock(), answer
                     return
                 self._stop.wait(PROBE_INTERVAL_S)

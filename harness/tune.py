@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,11 +93,19 @@ def _point(role: PointRole, cpus: float, memory: int, result: RunResult) -> Tune
 
 
 class Tuner:
-    def __init__(self, settings: TuneSettings, display: ProgressDisplay) -> None:
+    """The runs of one tune; `clock` (monotonic seconds) measures them against the time budget."""
+
+    def __init__(
+        self,
+        settings: TuneSettings,
+        display: ProgressDisplay,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
         self.display = display
+        self.clock = clock
         self.points: list[TunePoint] = []
-        self.started = time.monotonic()
+        self.started = clock()
         self.longest_run_s = 0.0
         self.tune_id = new_id("tune")
         self.directory = settings.run.output_dir / self.tune_id
@@ -111,7 +120,7 @@ class Tuner:
         run_settings = dataclasses.replace(
             self.settings.run, output_dir=self.directory, gateway_limits=limits
         )
-        began = time.monotonic()
+        began = self.clock()
         try:
             outcome = pipeline.run(run_settings, self.display)
             point = _point(role, cpus, memory, outcome.result)
@@ -126,7 +135,7 @@ class Tuner:
                 run_id=None,
                 oom_killed=isinstance(exc, StackNotReadyError) and exc.oom_killed,
             )
-        self.longest_run_s = max(self.longest_run_s, time.monotonic() - began)
+        self.longest_run_s = max(self.longest_run_s, self.clock() - began)
         self.points.append(point)
         verdict = "pass" if point.passed else f"FAIL ({point.reason})"
         p95 = f", p95 {point.p95_ms:.0f} ms" if point.p95_ms is not None else ""
@@ -135,7 +144,7 @@ class Tuner:
 
     def room_for(self, runs: int) -> bool:
         """Whether `runs` more runs fit in both the run count and the time budget."""
-        elapsed = time.monotonic() - self.started
+        elapsed = self.clock() - self.started
         fits_time = elapsed + runs * self.longest_run_s <= self.settings.time_budget_s
         return len(self.points) + runs <= self.settings.max_runs and fits_time
 

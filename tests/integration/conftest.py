@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +25,25 @@ from harness.stack import GatewayStack, StackConfig
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "lg-test-integration-token-5f3a"
 VARIABLES = {"PROVIDER_AUTH_TOKEN": TOKEN, "UPSTREAM_BASE_URL": "http://mock-upstream:8080"}
+
+
+def loadgate(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`loadgate ARGS` as a user runs it, from the project root (output captured, never raises)."""
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def only_run_dir(output: Path) -> Path:
+    """The one run directory a command wrote under `output`."""
+    runs = list(output.iterdir())
+    assert len(runs) == 1, runs
+    return runs[0]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -10,8 +10,7 @@ from typing import Any
 
 from harness.docker import DockerEngine
 from harness.images import StackImages
-from tests.integration.conftest import ROOT
-from tests.integration.test_run import loadgate, only_run_dir
+from tests.integration.conftest import ROOT, loadgate, only_run_dir
 
 FLAWED = "tests/fixtures/gateways/flawed"
 

@@ -12,8 +12,7 @@ import pytest
 
 from harness.docker import DockerEngine
 from harness.images import StackImages
-from tests.integration.conftest import ROOT, leftovers
-from tests.integration.test_run import loadgate, only_run_dir
+from tests.integration.conftest import ROOT, leftovers, loadgate, only_run_dir
 
 FLAWED = "tests/fixtures/gateways/flawed"
 COMPOSE_LINE = '      DRAIN_SECONDS: "20"\n'
@@ -77,6 +76,7 @@ def failed_budgets(result: dict[str, Any]) -> set[str]:
             ("--scenario", "soak", "--duration", "40", "--rate", "150"),
             "memory_growth_mb_per_10k",
             id="growing-in-memory-dict",
+            marks=pytest.mark.slow,
         ),
         pytest.param(
             "log_authorization",

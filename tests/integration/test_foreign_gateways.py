@@ -14,8 +14,7 @@ from harness.images import ImageBuilder, StackImages
 from harness.pipeline import new_run_id
 from harness.sampler import CgroupReader, ResourceSampler
 from harness.stack import GatewayStack, StackConfig
-from tests.integration.conftest import ROOT, leftovers
-from tests.integration.test_run import loadgate, only_run_dir
+from tests.integration.conftest import ROOT, leftovers, loadgate, only_run_dir
 
 PORT8080 = "tests/fixtures/gateways/port8080"
 USER_COMPOSE = f"{PORT8080}/compose.yml"

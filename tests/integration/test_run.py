@@ -16,26 +16,9 @@ import pytest
 from harness.compose import ServiceSpec
 from harness.docker import LABEL_RUN, DockerEngine
 from harness.images import StackImages
-from tests.integration.conftest import ROOT, leftovers, make_stack
+from tests.integration.conftest import ROOT, leftovers, loadgate, make_stack, only_run_dir
 
 MOCK_MEDIAN_MS = 40  # the smoke scenario's lognormal median
-
-
-def loadgate(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "harness", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        check=False,
-    )
-
-
-def only_run_dir(output: Path) -> Path:
-    runs = list(output.iterdir())
-    assert len(runs) == 1, runs
-    return runs[0]
 
 
 def test_a_short_run_produces_plausible_numbers_and_a_report(

@@ -12,8 +12,7 @@ import pytest
 from harness.docker import DockerEngine
 from harness.images import StackImages
 from harness.stack import GatewayStack
-from tests.integration.conftest import leftovers
-from tests.integration.test_run import loadgate, only_run_dir
+from tests.integration.conftest import leftovers, loadgate, only_run_dir
 
 
 def run_scenario(tmp_path: Path, name: str, *options: str) -> tuple[int, str, dict[str, Any]]:
@@ -54,6 +53,7 @@ def test_spike_reports_the_spike_and_the_recovery(
     assert figures["spike_p99_ms"] > 0 and figures["recovery_s"] is not None
 
 
+@pytest.mark.slow
 def test_soak_reports_growth_per_10k_requests(
     engine: DockerEngine, images: StackImages, tmp_path: Path
 ) -> None:

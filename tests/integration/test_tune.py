@@ -7,12 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness.compose import ComposeFile
 from harness.docker import DockerEngine
 from harness.images import StackImages
 from tests.integration.conftest import ROOT, VARIABLES, leftovers
 
 
+@pytest.mark.slow
 def test_tune_recommends_confirms_and_writes(
     engine: DockerEngine, images: StackImages, tmp_path: Path
 ) -> None:

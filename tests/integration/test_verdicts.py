@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_run import loadgate, only_run_dir
+from tests.integration.conftest import loadgate, only_run_dir
 
 INVALID_MODEL = {"error": {"message": "Invalid model name passed in model=None", "type": "400"}}
 

@@ -1,13 +1,15 @@
-"""A gateway app wired to an in-process upstream through an injected httpx transport."""
+"""A gateway app wired to an in-process upstream through an injected httpx transport, or served
+on loopback: the `gateway_client` and `serving_gateway` fixtures; request and answer data."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TextIO
 
 import httpx
+import pytest
 import uvicorn
 
 from gateway import GatewaySettings, create_app
@@ -26,7 +28,7 @@ def make_settings(**overrides: Any) -> GatewaySettings:
 
 
 @asynccontextmanager
-async def gateway_client(
+async def open_gateway_client(
     transport: httpx.AsyncBaseTransport | None,
     access_stream: TextIO | None = None,
     **overrides: Any,
@@ -42,7 +44,7 @@ async def gateway_client(
 
 
 @asynccontextmanager
-async def serving_gateway(**overrides: Any) -> AsyncIterator[str]:
+async def serve_gateway(**overrides: Any) -> AsyncIterator[str]:
     """The gateway served by uvicorn on a free loopback port (real sockets, real streaming)."""
     app = create_app(make_settings(**overrides))
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
@@ -58,6 +60,24 @@ async def serving_gateway(**overrides: Any) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+GatewayClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+"""`async with gateway_client(transport, access_stream=None, **settings) as client`."""
+ServingGateway = Callable[..., AbstractAsyncContextManager[str]]
+"""`async with serving_gateway(**settings) as base_url`."""
+
+
+@pytest.fixture
+def gateway_client() -> GatewayClient:
+    """The gateway in-process behind an httpx client; its upstream is the transport given."""
+    return open_gateway_client
+
+
+@pytest.fixture
+def serving_gateway() -> ServingGateway:
+    """The gateway served by uvicorn on a free loopback port."""
+    return serve_gateway
 
 
 def upstream(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.MockTransport:

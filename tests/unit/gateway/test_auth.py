@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hmac
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 import yaml
 
 from gateway.settings import SettingsError, load_settings
-from tests.unit.gateway.conftest import INFER_BODY, completion, gateway_client, upstream
+from tests.unit.gateway.conftest import INFER_BODY, completion, upstream
+
+if TYPE_CHECKING:
+    from tests.unit.gateway.conftest import GatewayClient
 
 pytestmark = pytest.mark.anyio
 KEYS = "key-alpha-0123456789,key-beta-9876543210"
@@ -34,7 +37,9 @@ def ok(request: httpx.Request) -> httpx.Response:
         pytest.param({"x-api-key": "key-beta-9876543210"}, 200, id="x-api-key"),
     ],
 )
-async def test_api_routes_need_one_of_the_keys(headers: dict[str, str], status: int) -> None:
+async def test_api_routes_need_one_of_the_keys(
+    headers: dict[str, str], status: int, gateway_client: GatewayClient
+) -> None:
     """With GATEWAY_API_KEYS set, only a listed key (Bearer or X-API-Key) reaches the provider."""
     calls = 0
 
@@ -64,7 +69,7 @@ async def test_api_routes_need_one_of_the_keys(headers: dict[str, str], status: 
     ],
 )
 async def test_probes_stay_open_and_operations_follow_their_setting(
-    overrides: dict[str, Any], protected: set[str]
+    overrides: dict[str, Any], protected: set[str], gateway_client: GatewayClient
 ) -> None:
     """/live and /ready never ask for a key; /metrics and the docs do unless opened."""
     paths = ["/live", "/ready", "/metrics", "/docs", "/openapi.json"]
@@ -74,7 +79,7 @@ async def test_probes_stay_open_and_operations_follow_their_setting(
     assert all(status == 200 for path, status in statuses.items() if path not in protected)
 
 
-async def test_without_keys_nothing_is_asked() -> None:
+async def test_without_keys_nothing_is_asked(gateway_client: GatewayClient) -> None:
     """GATEWAY_API_KEYS unset: the gateway stays open, as it always was."""
     async with gateway_client(upstream(ok)) as client:
         responses = [await client.post("/v1/infer", json=INFER_BODY)]
@@ -82,7 +87,9 @@ async def test_without_keys_nothing_is_asked() -> None:
     assert [r.status_code for r in responses] == [200, 200, 200]
 
 
-async def test_every_key_is_compared(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_every_key_is_compared(
+    monkeypatch: pytest.MonkeyPatch, gateway_client: GatewayClient
+) -> None:
     """The check compares against every key even when the first matches (no early exit)."""
     compared: list[bytes] = []
     compare = hmac.compare_digest

@@ -6,18 +6,22 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
-from tests.unit.gateway.conftest import completion, gateway_client, serving_gateway, upstream
-from tests.unit.mock_upstream.server import running_mock
+from tests.unit.gateway.conftest import completion, upstream
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import RunningMock
+    from tests.unit.gateway.conftest import GatewayClient, ServingGateway
 
 pytestmark = pytest.mark.anyio
 CHAT = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 16}
 
 
-async def test_non_streaming_requests_pass_through() -> None:
+async def test_non_streaming_requests_pass_through(gateway_client: GatewayClient) -> None:
     """The body reaches the provider with unknown OpenAI fields intact; the answer comes back."""
     sent: list[dict[str, object]] = []
 
@@ -43,14 +47,18 @@ async def test_non_streaming_requests_pass_through() -> None:
         pytest.param({**CHAT, "temperature": 9}, id="too-hot"),
     ],
 )
-async def test_invalid_chat_bodies_are_422(body: dict[str, object]) -> None:
+async def test_invalid_chat_bodies_are_422(
+    body: dict[str, object], gateway_client: GatewayClient
+) -> None:
     """The fields the gateway relies on are validated before any upstream call."""
     async with gateway_client(upstream(lambda r: httpx.Response(500))) as client:
         response = await client.post("/v1/chat/completions", json=body)
     assert response.status_code == 422
 
 
-async def test_stream_chunks_are_relayed_as_they_arrive() -> None:
+async def test_stream_chunks_are_relayed_as_they_arrive(
+    running_mock: RunningMock, serving_gateway: ServingGateway
+) -> None:
     """Each SSE event reaches the client about when the provider sent it, not at the end."""
     settings = {"latency_ms": 50, "tokens_per_s": 20, "completion_tokens": 6}
     async with (
@@ -71,7 +79,9 @@ async def test_stream_chunks_are_relayed_as_they_arrive() -> None:
     assert arrivals[-1] - arrivals[0] >= 0.2  # spread out at the provider's 20 tokens/s
 
 
-async def test_a_client_that_leaves_cancels_the_upstream_stream() -> None:
+async def test_a_client_that_leaves_cancels_the_upstream_stream(
+    running_mock: RunningMock, serving_gateway: ServingGateway
+) -> None:
     """Closing the client stream closes the provider's stream and frees the pool slot."""
     settings = {"latency_ms": 0, "tokens_per_s": 20, "completion_tokens": 200}
     async with (
@@ -96,7 +106,7 @@ async def test_a_client_that_leaves_cancels_the_upstream_stream() -> None:
     assert "gateway_upstream_pool_connections_in_use 0.0" in metrics
 
 
-async def test_a_refused_stream_is_an_http_status() -> None:
+async def test_a_refused_stream_is_an_http_status(gateway_client: GatewayClient) -> None:
     """When the provider refuses before streaming, the client gets the mapped status."""
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -114,7 +124,9 @@ class _BrokenStream(httpx.AsyncByteStream):
         raise httpx.ReadError("connection reset by peer")
 
 
-async def test_a_stream_broken_midway_ends_with_an_error_event() -> None:
+async def test_a_stream_broken_midway_ends_with_an_error_event(
+    gateway_client: GatewayClient,
+) -> None:
     """A provider failure mid-stream ends the stream with an error event, no upstream detail."""
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -132,7 +144,9 @@ async def test_a_stream_broken_midway_ends_with_an_error_event() -> None:
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
-async def test_integers_beyond_64_bits_pass_through(stream: bool) -> None:
+async def test_integers_beyond_64_bits_pass_through(
+    stream: bool, gateway_client: GatewayClient
+) -> None:
     """JSON allows any integer; a huge one in a pass-through field reaches the provider intact."""
     sent: list[bytes] = []
 
@@ -150,7 +164,7 @@ async def test_integers_beyond_64_bits_pass_through(stream: bool) -> None:
     assert json.loads(sent[0])["metadata"]["n"] == huge
 
 
-async def test_lone_surrogates_are_a_422() -> None:
+async def test_lone_surrogates_are_a_422(gateway_client: GatewayClient) -> None:
     """Text that is not Unicode (a lone surrogate escape) is refused before any upstream call."""
     body = b'{"messages": [{"role": "user", "content": "bad \\ud83a text"}]}'
     async with gateway_client(upstream(lambda r: httpx.Response(500))) as client:
@@ -173,7 +187,7 @@ async def test_lone_surrogates_are_a_422() -> None:
     ],
 )
 async def test_every_field_that_multiplies_cost_is_capped(
-    extra: dict[str, object], field: str
+    extra: dict[str, object], field: str, gateway_client: GatewayClient
 ) -> None:
     """Output length and choice counts past the caps are a 422 naming the field, never sent."""
     calls = 0
@@ -190,7 +204,7 @@ async def test_every_field_that_multiplies_cost_is_capped(
     assert calls == 0
 
 
-async def test_cost_fields_within_the_caps_pass_through() -> None:
+async def test_cost_fields_within_the_caps_pass_through(gateway_client: GatewayClient) -> None:
     """Allowed values of the capped fields reach the provider unchanged."""
     sent: list[dict[str, object]] = []
 
@@ -208,7 +222,7 @@ async def test_cost_fields_within_the_caps_pass_through() -> None:
 PROVIDER_SECRET = "acct 7731 over quota, key sk-live-provider-internal"
 
 
-async def test_an_error_object_in_a_200_answer_is_mapped() -> None:
+async def test_an_error_object_in_a_200_answer_is_mapped(gateway_client: GatewayClient) -> None:
     """A 200 whose body is an error object is a 502 without the provider's text."""
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -231,7 +245,9 @@ async def test_an_error_object_in_a_200_answer_is_mapped() -> None:
         ),
     ],
 )
-async def test_error_events_in_a_stream_are_mapped(event: bytes) -> None:
+async def test_error_events_in_a_stream_are_mapped(
+    event: bytes, gateway_client: GatewayClient
+) -> None:
     """A provider's error event mid-stream becomes the gateway's own; its text stays out."""
     first = b'data: {"choices": [{"delta": {"content": "error \\"error\\""}}]}\n\n'
 
@@ -248,7 +264,7 @@ async def test_error_events_in_a_stream_are_mapped(event: bytes) -> None:
     assert "quota" not in response.text and "sk-live" not in response.text
 
 
-async def test_a_stream_event_past_the_bound_ends_the_stream() -> None:
+async def test_a_stream_event_past_the_bound_ends_the_stream(gateway_client: GatewayClient) -> None:
     """An event that never ends is not buffered past UPSTREAM_MAX_EVENT_BYTES."""
     endless = [b'data: {"choices": []}\n\n', b"data: ", *[b"x" * 4096] * 64]
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 import uvloop
 
 from gateway.h1 import H1Error, H1Pool
-from tests.unit.mock_upstream.server import running_mock
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import RunningMock
 
 BODY = json.dumps({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}).encode()
 HEADERS = [("Content-Type", "application/json"), ("Authorization", "Bearer sk-test")]
@@ -32,7 +36,7 @@ async def stats(url: str) -> dict[str, int]:
 
 
 @pytest.mark.anyio
-async def test_answers_are_read_whole_and_connections_kept_alive() -> None:
+async def test_answers_are_read_whole_and_connections_kept_alive(running_mock: RunningMock) -> None:
     """Three calls in a row: three complete answers over one connection."""
     async with running_mock(latency_ms=0) as url:
         pool, head = pool_for(url)
@@ -45,7 +49,7 @@ async def test_answers_are_read_whole_and_connections_kept_alive() -> None:
 
 
 @pytest.mark.anyio
-async def test_retry_after_is_read_from_the_answer() -> None:
+async def test_retry_after_is_read_from_the_answer(running_mock: RunningMock) -> None:
     """A 429 comes back with its status and Retry-After; the connection stays usable."""
     async with running_mock(latency_ms=0) as url:
         async with httpx.AsyncClient() as admin:
@@ -66,7 +70,9 @@ async def test_retry_after_is_read_from_the_answer() -> None:
     ],
 )
 @pytest.mark.anyio
-async def test_provider_failures_are_typed_errors(faults: dict[str, object], kind: str) -> None:
+async def test_provider_failures_are_typed_errors(
+    faults: dict[str, object], kind: str, running_mock: RunningMock
+) -> None:
     """A reset connection and stalled headers raise H1Error of the matching kind."""
     async with running_mock(latency_ms=0) as url:
         async with httpx.AsyncClient() as admin:
@@ -87,19 +93,25 @@ async def test_refused_connection_is_a_connect_error() -> None:
     assert caught.value.kind == "connect"
 
 
+async def concurrent_reaches(url: str, count: int, within_s: float = 5.0) -> None:
+    """Wait until the mock provider has `count` requests in progress, `within_s` at most."""
+    deadline = time.monotonic() + within_s
+    while (await stats(url))["concurrent"] != count:
+        assert time.monotonic() < deadline, f"not {count} requests in progress by {within_s} s"
+        await asyncio.sleep(0.01)
+
+
 @pytest.mark.anyio
-async def test_a_cancelled_call_closes_its_connection() -> None:
+async def test_a_cancelled_call_closes_its_connection(running_mock: RunningMock) -> None:
     """The caller leaves: the connection is closed (the provider sees the cancel) and dropped."""
     async with running_mock(latency_ms=2000) as url:
         pool, head = pool_for(url)
         call = asyncio.create_task(pool.post(head, BODY, 1.0, 5.0))
-        await asyncio.sleep(0.2)
-        assert (await stats(url))["concurrent"] == 1
+        await concurrent_reaches(url, 1)
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
             await call
-        await asyncio.sleep(0.2)
-        assert (await stats(url))["concurrent"] == 0
+        await concurrent_reaches(url, 0, within_s=1.0)  # well before the 2 s answer
         assert pool.idle == 0
 
 
@@ -167,9 +179,9 @@ def run_on_uvloop(test: Callable[[], Awaitable[None]]) -> None:
     uvloop.run(test())  # type: ignore[arg-type]
 
 
-def test_works_on_uvloop_as_the_gateway_serves() -> None:
+def test_works_on_uvloop_as_the_gateway_serves(running_mock: RunningMock) -> None:
     """The gateway runs on uvloop (whose transports are not asyncio's classes): same answers."""
-    run_on_uvloop(test_answers_are_read_whole_and_connections_kept_alive)
+    run_on_uvloop(lambda: test_answers_are_read_whole_and_connections_kept_alive(running_mock))
 
 
 @pytest.mark.parametrize(

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
-from tests.unit.gateway.conftest import INFER_BODY, TOKEN, completion, gateway_client, upstream
-from tests.unit.mock_upstream.server import running_mock
+from tests.unit.gateway.conftest import INFER_BODY, TOKEN, completion, upstream
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import RunningMock
+    from tests.unit.gateway.conftest import GatewayClient
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_infer_maps_the_seed_contract_to_an_openai_call() -> None:
+async def test_infer_maps_the_seed_contract_to_an_openai_call(
+    gateway_client: GatewayClient,
+) -> None:
     """The request becomes an OpenAI chat completion with the token; the answer maps back."""
     seen: list[httpx.Request] = []
 
@@ -42,7 +47,7 @@ async def test_infer_maps_the_seed_contract_to_an_openai_call() -> None:
     }
 
 
-async def test_infer_defaults_to_the_configured_model() -> None:
+async def test_infer_defaults_to_the_configured_model(gateway_client: GatewayClient) -> None:
     """Without target_model the request goes to TARGET_MODEL."""
     models: list[str] = []
 
@@ -55,7 +60,10 @@ async def test_infer_defaults_to_the_configured_model() -> None:
     assert models == ["house-model"]
 
 
-async def test_infer_through_the_mock_provider_over_the_real_transport() -> None:
+async def test_infer_through_the_mock_provider_over_the_real_transport(
+    running_mock: RunningMock,
+    gateway_client: GatewayClient,
+) -> None:
     """Gateway (aiohttp-backed pool) and the mock provider on loopback agree on the contract."""
     async with (
         running_mock(latency_ms=0, completion_tokens=10) as url,
@@ -92,7 +100,7 @@ async def test_infer_through_the_mock_provider_over_the_real_transport() -> None
     ],
 )
 async def test_invalid_bodies_get_422_with_the_field_named(
-    body: dict[str, Any], field: str
+    body: dict[str, Any], field: str, gateway_client: GatewayClient
 ) -> None:
     """Bad request bodies are refused before any upstream call, naming the field."""
     calls = 0
@@ -109,7 +117,7 @@ async def test_invalid_bodies_get_422_with_the_field_named(
     assert calls == 0
 
 
-async def test_non_json_body_is_a_422() -> None:
+async def test_non_json_body_is_a_422(gateway_client: GatewayClient) -> None:
     """A body that is not JSON is a validation error, not a crash."""
     async with gateway_client(upstream(lambda r: httpx.Response(200, json=completion()))) as client:
         response = await client.post(
@@ -132,7 +140,7 @@ UPSTREAM_SECRET_BODY = '{"error": "invalid key sk-live-provider-internal", "trac
     ],
 )
 async def test_upstream_failures_map_without_leaking(
-    upstream_status: int, gateway_status: int
+    upstream_status: int, gateway_status: int, gateway_client: GatewayClient
 ) -> None:
     """Provider errors become a generic 502: no upstream body or header reaches the client."""
 
@@ -149,7 +157,7 @@ async def test_upstream_failures_map_without_leaking(
     assert response.json()["request_id"] == response.headers["x-request-id"]
 
 
-async def test_upstream_429_passes_retry_after() -> None:
+async def test_upstream_429_passes_retry_after(gateway_client: GatewayClient) -> None:
     """A provider 429 stays a 429 and its Retry-After reaches the client."""
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -172,7 +180,9 @@ async def test_upstream_429_passes_retry_after() -> None:
         pytest.param(httpx.PoolTimeout("pool"), 503, id="pool-exhausted"),
     ],
 )
-async def test_transport_failures_are_mapped(error: Exception, status: int) -> None:
+async def test_transport_failures_are_mapped(
+    error: Exception, status: int, gateway_client: GatewayClient
+) -> None:
     """Timeouts are 504, resets and refusals 502, an exhausted pool a fast 503."""
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -193,7 +203,9 @@ async def test_transport_failures_are_mapped(error: Exception, status: int) -> N
         pytest.param(b'{"choices": []}', id="no-choices"),
     ],
 )
-async def test_malformed_upstream_answers_are_502(body: bytes) -> None:
+async def test_malformed_upstream_answers_are_502(
+    body: bytes, gateway_client: GatewayClient
+) -> None:
     """An upstream 200 that is not a completion is an upstream failure, not a 500."""
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -217,7 +229,9 @@ async def test_malformed_upstream_answers_are_502(body: bytes) -> None:
         pytest.param("Wed, 21 Oct 2015 07:28:00 GMT", "1", id="http-date"),
     ],
 )
-async def test_provider_retry_after_is_clamped(raw: str, sent: str) -> None:
+async def test_provider_retry_after_is_clamped(
+    raw: str, sent: str, gateway_client: GatewayClient
+) -> None:
     """The provider's Retry-After reaches the client as 1..3600 whole seconds, whatever it was."""
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -229,7 +243,7 @@ async def test_provider_retry_after_is_clamped(raw: str, sent: str) -> None:
     assert response.headers["retry-after"] == sent
 
 
-async def test_an_oversized_provider_answer_is_502() -> None:
+async def test_an_oversized_provider_answer_is_502(gateway_client: GatewayClient) -> None:
     """An answer past UPSTREAM_MAX_RESPONSE_BYTES is refused as a provider failure."""
     big = json.dumps(completion("x" * 70_000)).encode()
 
@@ -241,7 +255,9 @@ async def test_an_oversized_provider_answer_is_502() -> None:
     assert response.status_code == 502
 
 
-async def test_an_oversized_answer_over_the_real_pool_is_502() -> None:
+async def test_an_oversized_answer_over_the_real_pool_is_502(
+    running_mock: RunningMock, gateway_client: GatewayClient
+) -> None:
     """Through the lean client too, an answer past the limit is a 502, not a growing buffer."""
     async with (
         running_mock(latency_ms=0, completion_tokens=4000) as url,
@@ -263,7 +279,9 @@ BIG = "y" * 8_000_000
         pytest.param('{"turns": "' + BIG, ["body"], id="not-json"),
     ],
 )
-async def test_a_422_echoes_only_an_excerpt_of_the_input(body: str, loc: list[object]) -> None:
+async def test_a_422_echoes_only_an_excerpt_of_the_input(
+    body: str, loc: list[object], gateway_client: GatewayClient
+) -> None:
     """An invalid 8 MB body gets a short 422: field path, message and an input cut to 100."""
     async with gateway_client(upstream(lambda r: httpx.Response(200, json=completion()))) as client:
         response = await client.post(
@@ -278,7 +296,7 @@ async def test_a_422_echoes_only_an_excerpt_of_the_input(body: str, loc: list[ob
     assert error["input"].startswith(body[:50] if loc == ["body"] else "y" * 50)
 
 
-async def test_a_422_with_many_errors_stays_short() -> None:
+async def test_a_422_with_many_errors_stays_short(gateway_client: GatewayClient) -> None:
     """Thousands of errors in one body are reported as the first few, each input cut short."""
     turns = [{"role": "robot", "text": "z" * 1000} for _ in range(512)]
     async with gateway_client(upstream(lambda r: httpx.Response(200, json=completion()))) as client:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from gateway.cache import ResponseCache, cache_key, is_cacheable
-from tests.unit.gateway.conftest import INFER_BODY, TOKEN, completion, gateway_client, upstream
+from tests.unit.gateway.conftest import INFER_BODY, TOKEN, completion, upstream
+
+if TYPE_CHECKING:
+    from tests.unit.gateway.conftest import GatewayClient
 
 pytestmark = pytest.mark.anyio
 
@@ -19,7 +23,7 @@ def ok(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json=completion())
 
 
-async def test_probes_answer_without_touching_the_upstream() -> None:
+async def test_probes_answer_without_touching_the_upstream(gateway_client: GatewayClient) -> None:
     """/live and /ready are 200 and never call the provider."""
     calls = 0
 
@@ -36,7 +40,7 @@ async def test_probes_answer_without_touching_the_upstream() -> None:
     assert calls == 0
 
 
-async def test_metrics_count_requests_by_route_and_status() -> None:
+async def test_metrics_count_requests_by_route_and_status(gateway_client: GatewayClient) -> None:
     """/metrics is Prometheus text with request counts and upstream latency."""
     async with gateway_client(upstream(ok)) as client:
         await client.post("/v1/infer", json=INFER_BODY)
@@ -48,7 +52,9 @@ async def test_metrics_count_requests_by_route_and_status() -> None:
     assert "gateway_in_flight_requests 0.0" in text
 
 
-async def test_requests_beyond_max_concurrency_are_shed_at_once() -> None:
+async def test_requests_beyond_max_concurrency_are_shed_at_once(
+    gateway_client: GatewayClient,
+) -> None:
     """With MAX_CONCURRENCY in flight, the next request is an immediate 503 with Retry-After."""
     release = asyncio.Event()
     entered = 0
@@ -75,7 +81,7 @@ async def test_requests_beyond_max_concurrency_are_shed_at_once() -> None:
     assert "gateway_shed_requests_total 1.0" in metrics
 
 
-async def test_unreachable_redis_costs_no_error() -> None:
+async def test_unreachable_redis_costs_no_error(gateway_client: GatewayClient) -> None:
     """With Redis down, deterministic requests are still answered (cache outcome: error)."""
     body = {**INFER_BODY, "sampling_temperature": 0}
     async with gateway_client(upstream(ok), redis_url="redis://127.0.0.1:1/0") as client:
@@ -107,7 +113,9 @@ async def test_disabled_cache_bypasses() -> None:
     assert await cache.set("k", {"a": 1}) is False
 
 
-async def test_the_token_never_reaches_the_logs(caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_token_never_reaches_the_logs(
+    caplog: pytest.LogCaptureFixture, gateway_client: GatewayClient
+) -> None:
     """Neither successful nor failing requests log the provider token."""
 
     def failing(request: httpx.Request) -> httpx.Response:
@@ -126,7 +134,7 @@ async def test_the_token_never_reaches_the_logs(caplog: pytest.LogCaptureFixture
     assert TOKEN not in response.text
 
 
-async def test_one_access_line_per_request() -> None:
+async def test_one_access_line_per_request(gateway_client: GatewayClient) -> None:
     """Each API request writes exactly one line, with its id, route, status and cache outcome."""
     access = io.StringIO()
     async with gateway_client(upstream(ok), access_stream=access) as client:
@@ -148,7 +156,7 @@ async def test_one_access_line_per_request() -> None:
         pytest.param("caf\u00e9", id="not-ascii"),
     ],
 )
-async def test_unsafe_request_ids_are_replaced(given: str) -> None:
+async def test_unsafe_request_ids_are_replaced(given: str, gateway_client: GatewayClient) -> None:
     """An X-Request-ID outside [A-Za-z0-9._-]{1,64} is replaced by a generated id everywhere."""
     access = io.StringIO()
     async with gateway_client(upstream(ok), access_stream=access) as client:
@@ -161,7 +169,7 @@ async def test_unsafe_request_ids_are_replaced(given: str) -> None:
     assert "forged" not in line and "status=200 cache=hit" not in line.split("method=")[0]
 
 
-async def test_safe_request_ids_are_kept() -> None:
+async def test_safe_request_ids_are_kept(gateway_client: GatewayClient) -> None:
     """A request id of the safe alphabet and length comes back and is logged as given."""
     given = "trace-01.A_b" + "9" * 52
     access = io.StringIO()
@@ -173,6 +181,7 @@ async def test_safe_request_ids_are_kept() -> None:
 
 async def test_the_upstream_url_is_logged_without_credentials(
     caplog: pytest.LogCaptureFixture,
+    gateway_client: GatewayClient,
 ) -> None:
     """The start-up line names the provider without its userinfo or query string."""
     caplog.set_level(logging.INFO, logger="gateway")
@@ -184,7 +193,9 @@ async def test_the_upstream_url_is_logged_without_credentials(
     assert "svc" not in caplog.text
 
 
-async def test_the_model_list_names_the_target_model_without_the_provider() -> None:
+async def test_the_model_list_names_the_target_model_without_the_provider(
+    gateway_client: GatewayClient,
+) -> None:
     """GET /v1/models lists TARGET_MODEL, as OpenAI-compatible clients expect; no upstream call."""
     calls = 0
 

@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
-from tests.unit.gateway.conftest import INFER_BODY, completion, gateway_client
-from tests.unit.mock_upstream.server import running_mock
+from tests.unit.gateway.conftest import INFER_BODY, completion
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import RunningMock
+    from tests.unit.gateway.conftest import GatewayClient
 
 pytestmark = pytest.mark.anyio
 DETERMINISTIC = {**INFER_BODY, "sampling_temperature": 0}
 
 
-async def test_identical_concurrent_requests_share_one_upstream_call() -> None:
+async def metric_reaches(client: httpx.AsyncClient, line: str) -> None:
+    """Wait until the gateway's /metrics shows `line` (5 s at most: a loaded machine is slow)."""
+    deadline = time.monotonic() + 5
+    while line not in (await client.get("/metrics")).text:
+        assert time.monotonic() < deadline, f"/metrics never showed {line!r}"
+        await asyncio.sleep(0.005)
+
+
+async def test_identical_concurrent_requests_share_one_upstream_call(
+    gateway_client: GatewayClient,
+) -> None:
     """Ten identical deterministic requests in flight together make one provider call."""
     calls = 0
     release = asyncio.Event()
@@ -30,7 +44,7 @@ async def test_identical_concurrent_requests_share_one_upstream_call() -> None:
         tasks = [
             asyncio.create_task(client.post("/v1/infer", json=DETERMINISTIC)) for _ in range(10)
         ]
-        await asyncio.sleep(0.05)
+        await metric_reaches(client, "gateway_deduplicated_requests_total 9.0")
         release.set()
         responses = await asyncio.gather(*tasks)
         metrics = (await client.get("/metrics")).text
@@ -39,7 +53,7 @@ async def test_identical_concurrent_requests_share_one_upstream_call() -> None:
     assert "gateway_deduplicated_requests_total 9.0" in metrics
 
 
-async def test_sampled_requests_are_never_shared() -> None:
+async def test_sampled_requests_are_never_shared(gateway_client: GatewayClient) -> None:
     """Requests with temperature above CACHE_MAX_TEMPERATURE each get their own call."""
     calls = 0
 
@@ -54,26 +68,31 @@ async def test_sampled_requests_are_never_shared() -> None:
     assert calls == 5
 
 
-async def test_a_leaving_caller_does_not_cancel_the_shared_call() -> None:
+async def test_a_leaving_caller_does_not_cancel_the_shared_call(
+    gateway_client: GatewayClient,
+) -> None:
     """If the first of two identical requests is cancelled, the second still gets the answer."""
-    release = asyncio.Event()
+    release, called = asyncio.Event(), asyncio.Event()
 
     async def handler(request: httpx.Request) -> httpx.Response:
+        called.set()
         await release.wait()
         return httpx.Response(200, json=completion("kept"))
 
     async with gateway_client(httpx.MockTransport(handler)) as client:
         first = asyncio.create_task(client.post("/v1/infer", json=DETERMINISTIC))
-        await asyncio.sleep(0.02)
+        await asyncio.wait_for(called.wait(), 5)
         second = asyncio.create_task(client.post("/v1/infer", json=DETERMINISTIC))
-        await asyncio.sleep(0.02)
+        await metric_reaches(client, "gateway_deduplicated_requests_total 1.0")
         first.cancel()
         release.set()
         response = await second
     assert response.json()["generated_text"] == "kept"
 
 
-async def test_an_exhausted_pool_fails_fast_with_503() -> None:
+async def test_an_exhausted_pool_fails_fast_with_503(
+    running_mock: RunningMock, gateway_client: GatewayClient
+) -> None:
     """With every connection busy, a request waits at most the pool timeout, then gets 503."""
     async with (
         running_mock(latency_ms=800) as url,
@@ -82,7 +101,7 @@ async def test_an_exhausted_pool_fails_fast_with_503() -> None:
         ) as client,
     ):
         busy = asyncio.create_task(client.post("/v1/infer", json=INFER_BODY))
-        await asyncio.sleep(0.1)
+        await metric_reaches(client, "gateway_upstream_pool_connections_in_use 1.0")
         started = time.perf_counter()
         refused = await client.post("/v1/infer", json=INFER_BODY)
         waited = time.perf_counter() - started
@@ -110,7 +129,7 @@ async def test_an_exhausted_pool_fails_fast_with_503() -> None:
     ],
 )
 async def test_provider_faults_map_through_the_real_pool(
-    faults: dict[str, object], status: int
+    faults: dict[str, object], status: int, running_mock: RunningMock, gateway_client: GatewayClient
 ) -> None:
     """Resets, outages, 5xx and stalled headers from a real server become 502 or 504."""
     async with (
@@ -125,14 +144,14 @@ async def test_provider_faults_map_through_the_real_pool(
         assert response.headers["retry-after"] == "4"
 
 
-async def test_unreachable_provider_is_502() -> None:
+async def test_unreachable_provider_is_502(gateway_client: GatewayClient) -> None:
     """A refused connection is an upstream failure, not a crash."""
     async with gateway_client(None, upstream_base_url="http://127.0.0.1:1") as client:
         response = await client.post("/v1/infer", json=INFER_BODY)
     assert response.status_code == 502
 
 
-async def test_draining_refuses_new_work_but_answers_probes() -> None:
+async def test_draining_refuses_new_work_but_answers_probes(gateway_client: GatewayClient) -> None:
     """While draining, /ready is 503, API calls get 503 with Connection: close, /live stays 200."""
     async with gateway_client(
         httpx.MockTransport(lambda r: httpx.Response(200, json=completion()))

@@ -1,4 +1,4 @@
-"""Reading docker-compose.prod.yml: the limits every run applies come from this file only."""
+"""Reading a compose file: the limits every run applies come from the file only."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from harness.compose import ComposeFile, interpolate
 from harness.errors import ComposeError
 
-ROOT = Path(__file__).resolve().parents[3]
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "compose" / "two-services.yml"
 VARIABLES = {"PROVIDER_AUTH_TOKEN": "t", "UPSTREAM_BASE_URL": "http://mock:8080"}
 MIB = 1024 * 1024
 
@@ -20,13 +20,14 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_the_project_compose_file_describes_the_gateway() -> None:
+def test_a_production_compose_file_describes_the_gateway() -> None:
     """Limits, reservations, healthcheck, grace period and restart policy are all read."""
-    gateway = ComposeFile.load(ROOT / "docker-compose.prod.yml").service("gateway", VARIABLES)
-    assert gateway.limits.cpus == 1.0
-    assert gateway.limits.memory_bytes == 512 * MIB
-    assert gateway.limits.reserved_memory_bytes == 256 * MIB
-    assert gateway.stop_grace_s == 30.0
+    gateway = ComposeFile.load(FIXTURE).service("gateway", VARIABLES)
+    assert gateway.limits.cpus == 1.5
+    assert gateway.limits.memory_bytes == 768 * MIB
+    assert gateway.limits.reserved_cpus == 0.5
+    assert gateway.limits.reserved_memory_bytes == 384 * MIB
+    assert gateway.stop_grace_s == 25.0
     assert gateway.restart == "unless-stopped"
     assert gateway.healthcheck is not None and gateway.healthcheck.retries == 3
     assert gateway.environment["PROVIDER_AUTH_TOKEN"] == "t"
@@ -35,18 +36,18 @@ def test_the_project_compose_file_describes_the_gateway() -> None:
     assert gateway.container_ports == [8000]
 
 
-def test_the_project_compose_file_bounds_redis_memory() -> None:
+def test_a_production_compose_file_bounds_redis_memory() -> None:
     """Redis runs with maxmemory and LRU eviction, under its own limit."""
-    redis = ComposeFile.load(ROOT / "docker-compose.prod.yml").service("redis", VARIABLES)
+    redis = ComposeFile.load(FIXTURE).service("redis", VARIABLES)
     assert redis.command is not None
     assert redis.command[:5] == [
         "redis-server",
         "--maxmemory",
-        "256mb",
+        "128mb",
         "--maxmemory-policy",
         "allkeys-lru",
     ]
-    assert redis.limits.memory_bytes == 320 * MIB
+    assert redis.limits.memory_bytes == 192 * MIB
 
 
 @pytest.mark.parametrize(

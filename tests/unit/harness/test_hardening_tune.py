@@ -7,12 +7,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
 
-from harness import pipeline
 from harness.compose_edit import (
     LimitValues,
     format_cpus,
@@ -22,13 +21,12 @@ from harness.compose_edit import (
 )
 from harness.errors import ComposeError
 from harness.progress import ProgressDisplay
-from harness.settings import RunSettings
-from harness.tune import TuneSettings, tune
+from harness.tune import tune
 from reports.tune_result import load_tune
-from scenarios.catalog import scenario
-from tests.unit.reports.fixtures import sample_result
 
-ROOT = Path(__file__).resolve().parents[3]
+if TYPE_CHECKING:
+    from tests.unit.harness.conftest import FakeRuns, TuneSettingsFor
+
 MIB = 1024 * 1024
 REDIS = "  redis:\n    image: redis:7.2-alpine\n"
 BLOCK = (
@@ -146,56 +144,23 @@ def test_windows_line_endings_are_kept() -> None:
     ).replace("256M", "64M")
 
 
-class FakeRuns:
-    """`pipeline.run` without Docker: a run passes when its CPU limit is at least 0.3."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def __call__(self, settings: RunSettings, display: ProgressDisplay) -> SimpleNamespace:
-        self.calls += 1
-        limits = settings.gateway_limits
-        passed = limits is not None and (limits.cpus or 0) >= 0.3
-        result = sample_result("pass" if passed else "fail")
-        return SimpleNamespace(result=result)
-
-
-@pytest.fixture
-def runs(monkeypatch: pytest.MonkeyPatch) -> FakeRuns:
-    fake = FakeRuns()
-    monkeypatch.setattr(pipeline, "run", fake)
-    return fake
-
-
-def tune_settings(tmp_path: Path, compose: str, write: bool) -> TuneSettings:
-    """Tune settings over a compose file and budgets written to `tmp_path`."""
-    (tmp_path / "compose.yml").write_bytes(compose.encode())
-    (tmp_path / "budgets.yml").write_text("latency_p95_ms: 250\n")
-    run = RunSettings(
-        scenario=scenario("steady"),
-        project_root=ROOT,
-        compose_file=tmp_path / "compose.yml",
-        output_dir=tmp_path / "runs",
-        budgets_file=tmp_path / "budgets.yml",
-    )
-    return TuneSettings(run=run, max_runs=4, write=write)
-
-
 def test_empty_reservations_no_longer_end_the_tune_in_a_traceback(
-    tmp_path: Path, runs: FakeRuns
+    tmp_path: Path, runs: FakeRuns, tune_settings: TuneSettingsFor
 ) -> None:
     """`reservations: {}` is filled in: the tune finishes and tune.json holds the diff."""
     compose = compose_with(
         "        limits: {cpus: '1.0', memory: 512M}\n        reservations: {}\n"
     )
-    outcome = tune(tune_settings(tmp_path, compose, write=False), ProgressDisplay(quiet=True))
+    outcome = tune(tune_settings(compose, write=False), ProgressDisplay(quiet=True))
     saved = load_tune(outcome.directory)
     assert runs.calls == 4
     assert "+        reservations: {cpus: " in saved.compose_diff
     assert (tmp_path / "compose.yml").read_text() == compose
 
 
-def test_write_refuses_a_shared_anchor_before_any_run(tmp_path: Path, runs: FakeRuns) -> None:
+def test_write_refuses_a_shared_anchor_before_any_run(
+    tmp_path: Path, runs: FakeRuns, tune_settings: TuneSettingsFor
+) -> None:
     """With --write, a layout tune cannot edit is a usage error before the first run."""
     compose = (
         "x-limits: &lim {cpus: '1.0', memory: 512M}\n"
@@ -203,26 +168,28 @@ def test_write_refuses_a_shared_anchor_before_any_run(tmp_path: Path, runs: Fake
         + "    deploy: {resources: {limits: *lim}}\n"
     )
     with pytest.raises(ComposeError, match="limits is shared"):
-        tune(tune_settings(tmp_path, compose, write=True), ProgressDisplay(quiet=True))
+        tune(tune_settings(compose, write=True), ProgressDisplay(quiet=True))
     assert runs.calls == 0 and not (tmp_path / "runs").exists()
 
 
 def test_without_write_an_uneditable_layout_is_explained_instead_of_a_diff(
-    tmp_path: Path, runs: FakeRuns
+    tmp_path: Path, runs: FakeRuns, tune_settings: TuneSettingsFor
 ) -> None:
     """Without --write the tune runs and says why it shows no diff."""
     compose = compose_with(
         "        limits:\n          cpus: >\n            1.0\n          memory: 512M\n"
         "        reservations: {}\n"
     )
-    outcome = tune(tune_settings(tmp_path, compose, write=False), ProgressDisplay(quiet=True))
+    outcome = tune(tune_settings(compose, write=False), ProgressDisplay(quiet=True))
     assert outcome.result.compose_diff.startswith("# services.gateway.deploy.resources.limits.cpus")
     assert "apply the recommendation by hand" in outcome.result.compose_diff
 
 
-def test_write_replaces_the_file_with_the_confirmed_limits(tmp_path: Path, runs: FakeRuns) -> None:
+def test_write_replaces_the_file_with_the_confirmed_limits(
+    tmp_path: Path, runs: FakeRuns, tune_settings: TuneSettingsFor
+) -> None:
     """--write puts the recommendation into the file, keeping its mode and leaving no temp file."""
-    settings = tune_settings(tmp_path, BLOCK, write=True)
+    settings = tune_settings(BLOCK, write=True)
     settings.run.compose_file.chmod(0o640)
     outcome = tune(settings, ProgressDisplay(quiet=True))
     assert outcome.result.written
@@ -246,10 +213,13 @@ def test_a_symlinked_compose_file_stays_a_link(tmp_path: Path) -> None:
 
 
 def test_a_full_disk_leaves_the_compose_file_whole(
-    tmp_path: Path, runs: FakeRuns, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    runs: FakeRuns,
+    tune_settings: TuneSettingsFor,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A write that fails midway keeps the old file byte for byte; tune.json is still saved."""
-    settings = tune_settings(tmp_path, BLOCK, write=True)
+    settings = tune_settings(BLOCK, write=True)
 
     fsync = os.fsync
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -25,14 +26,25 @@ from reports.result import (
     StepStats,
     TokenHit,
 )
-from tests.unit.reports.fixtures import sample_result
 
 BUDGETS_DIR = Path(__file__).resolve().parents[3] / "budgets"
 
+if TYPE_CHECKING:
+    from tests.unit.conftest import MakeResult
 
-def result_with(**changes: Any) -> RunResult:
-    """The sample result (smoke, p95 110 ms, 0.5 % errors, memory p95 60 MiB), unjudged."""
-    return sample_result().model_copy(update={"budgets": [], "verdict": "no-budgets", **changes})
+
+ResultWith = Callable[..., RunResult]
+
+
+@pytest.fixture
+def result_with(make_result: MakeResult) -> ResultWith:
+    """The sample result (smoke, p95 110 ms, 0.5 % errors, memory p95 60 MiB), unjudged, with
+    `changes`."""
+
+    def build(**changes: Any) -> RunResult:
+        return make_result().model_copy(update={"budgets": [], "verdict": "no-budgets", **changes})
+
+    return build
 
 
 def verdicts(result: RunResult) -> dict[str, bool | None]:
@@ -80,7 +92,7 @@ def test_a_missing_budgets_file_is_a_usage_error(tmp_path: Path) -> None:
         load_budgets(tmp_path / "missing.yml")
 
 
-def test_a_breached_latency_budget_fails_the_run() -> None:
+def test_a_breached_latency_budget_fails_the_run(result_with: ResultWith) -> None:
     """Observed p95 above the limit is a failing verdict; the error budget still passes."""
     judged = judge(result_with(), Budgets(latency_p95_ms=80, error_rate=0.01))
     assert judged.verdict == "fail"
@@ -88,26 +100,30 @@ def test_a_breached_latency_budget_fails_the_run() -> None:
     assert verdicts(judged)["error_rate"] is True
 
 
-def test_limits_are_inclusive() -> None:
+def test_limits_are_inclusive(result_with: ResultWith) -> None:
     """A value exactly at its budget passes."""
     assert judge(result_with(), Budgets(latency_p95_ms=110, memory_p95_mb=60)).verdict == "pass"
 
 
-def test_an_error_rate_above_its_budget_never_passes() -> None:
+def test_an_error_rate_above_its_budget_never_passes(
+    make_result: MakeResult, result_with: ResultWith
+) -> None:
     """Every request failed: whatever else the file says, the run fails."""
-    errors = sample_result().errors.model_copy(update={"total": 600, "rate": 1.0})
+    errors = make_result().errors.model_copy(update={"total": 600, "rate": 1.0})
     judged = judge(result_with(errors=errors), Budgets(latency_p95_ms=250, error_rate=0.01))
     assert judged.verdict == "fail"
 
 
-def test_unmeasured_budgets_are_unavailable_and_cannot_pass_a_run_alone() -> None:
+def test_unmeasured_budgets_are_unavailable_and_cannot_pass_a_run_alone(
+    result_with: ResultWith,
+) -> None:
     """Memory of a URL target is n/a; a run in which nothing of the file was measured fails."""
     judged = judge(result_with(memory=None, container=None), Budgets(memory_p95_mb=100))
     assert verdicts(judged)["memory_p95_mb"] is None
     assert judged.verdict == "fail"
 
 
-def test_figure_budgets_judge_the_scenarios_figures() -> None:
+def test_figure_budgets_judge_the_scenarios_figures(result_with: ResultWith) -> None:
     """A figure budget compares the scenario's figure; one the run lacks is n/a."""
     findings = Findings(figures={"dropped": 3.0, "knee_rps": 800.0})
     budgets = Budgets(dropped_max=0, upstream_saved_min=0.9, memory_failing_mb_per_1k=3)
@@ -152,7 +168,7 @@ def test_figure_budgets_judge_the_scenarios_figures() -> None:
     ],
 )
 def test_always_on_checks_fail_a_run_whose_budgets_passed(
-    changes: dict[str, Any], check: str
+    changes: dict[str, Any], check: str, result_with: ResultWith
 ) -> None:
     """Each always-on check fails the run by itself, with a budgets file that passes."""
     judged = judge(result_with(**changes), Budgets(latency_p95_ms=250))
@@ -162,28 +178,32 @@ def test_always_on_checks_fail_a_run_whose_budgets_passed(
     assert check in ALWAYS_ON
 
 
-def test_the_throughput_ratio_can_be_set_by_the_budgets_file() -> None:
+def test_the_throughput_ratio_can_be_set_by_the_budgets_file(result_with: ResultWith) -> None:
     """throughput_min_ratio lowers the bar for a run that serves 90 % of its load."""
     result = result_with(findings=Findings(figures={"throughput_ratio": 0.9}))
     assert judge(result, Budgets(latency_p95_ms=250)).verdict == "fail"
     assert judge(result, Budgets(latency_p95_ms=250, throughput_min_ratio=0.85)).verdict == "pass"
 
 
-def test_without_budgets_only_integrity_checks_apply() -> None:
+def test_without_budgets_only_integrity_checks_apply(
+    make_result: MakeResult, result_with: ResultWith
+) -> None:
     """--no-budgets: slow and short of throughput is "no-budgets"; a leaked token still fails."""
     slow = result_with(findings=Findings(figures={"throughput_ratio": 0.3}))
     judged = judge(slow, None)
     assert judged.verdict == "no-budgets"
     assert "throughput_ratio" not in verdicts(judged)
     leaked = result_with(
-        container=sample_result().container.model_copy(  # type: ignore[union-attr]
+        container=make_result().container.model_copy(  # type: ignore[union-attr]
             update={"token_in_logs": True}
         )
     )
     assert judge(leaked, None).verdict == "fail"
 
 
-def test_judging_needs_only_the_result_and_is_repeatable(tmp_path: Path) -> None:
+def test_judging_needs_only_the_result_and_is_repeatable(
+    tmp_path: Path, result_with: ResultWith
+) -> None:
     """A judged result saved and judged again by the same budgets gives the same verdicts."""
     budgets = Budgets(latency_p95_ms=250, error_rate=0.01)
     first = judge(result_with(), budgets)
@@ -192,7 +212,7 @@ def test_judging_needs_only_the_result_and_is_repeatable(tmp_path: Path) -> None
     assert again.budgets == first.budgets and again.verdict == first.verdict
 
 
-def test_goodput_against_another_slo_is_unavailable_not_guessed() -> None:
+def test_goodput_against_another_slo_is_unavailable_not_guessed(result_with: ResultWith) -> None:
     """Goodput measured against a 500 ms TTFT cannot be judged against a 1 s one."""
     figures = {"goodput": 0.97, "goodput_slo_ttft_ms": 500.0, "goodput_slo_latency_ms": 2000.0}
     result = result_with(findings=Findings(figures=figures))
@@ -226,7 +246,9 @@ def test_the_knee_is_the_last_step_before_the_first_breach() -> None:
     assert knee(judged) == 200
 
 
-def test_a_first_step_over_budget_is_a_knee_of_zero_not_unavailable() -> None:
+def test_a_first_step_over_budget_is_a_knee_of_zero_not_unavailable(
+    result_with: ResultWith,
+) -> None:
     """A ramp whose first step broke a budget fails knee_min_rps; an unreached ramp is n/a."""
     assert knee(judge_steps([step("a", 100, 900)], {"latency_p95_ms": 250})) == 0
     assert knee(judge_steps([step("a", 100, 0, requests=0)], {"latency_p95_ms": 250})) is None
@@ -241,15 +263,17 @@ def test_a_nan_step_figure_breaks_its_budget() -> None:
     assert judge_steps([nan_step], {"latency_p95_ms": 250})[0].passed is False
 
 
-def test_a_run_where_nothing_succeeded_fails_whatever_the_budgets() -> None:
+def test_a_run_where_nothing_succeeded_fails_whatever_the_budgets(
+    make_result: MakeResult, result_with: ResultWith
+) -> None:
     """100 % errors in mixed kinds, with a file that does not judge errors: FAIL."""
-    errors = sample_result().errors.model_copy(update={"total": 600, "rate": 1.0})
+    errors = make_result().errors.model_copy(update={"total": 600, "rate": 1.0})
     judged = judge(result_with(errors=errors), Budgets(latency_p95_ms=250))
     assert verdicts(judged)["requests_succeeded"] is False and judged.verdict == "fail"
     assert judge(result_with(errors=errors), None).verdict == "fail"
 
 
-def test_loosened_always_on_limits_are_named_in_a_note() -> None:
+def test_loosened_always_on_limits_are_named_in_a_note(result_with: ResultWith) -> None:
     """A budgets file that switches a check off in effect is said so in the findings."""
     loose = Budgets(latency_p95_ms=250, throughput_min_ratio=0.000001)
     notes = judge(result_with(), loose).findings.notes
@@ -257,7 +281,7 @@ def test_loosened_always_on_limits_are_named_in_a_note() -> None:
     assert not any("loosens" in n for n in judge(result_with(), Budgets()).findings.notes)
 
 
-def test_a_ramp_is_judged_by_its_steps_and_knee_not_the_whole_run() -> None:
+def test_a_ramp_is_judged_by_its_steps_and_knee_not_the_whole_run(result_with: ResultWith) -> None:
     """Latency budgets judge each step; the knee is found from the result alone."""
     steps = [step("a", 100, 90), step("b", 200, 120), step("c", 400, 900)]
     ramp = result_with(scenario="ramp", findings=Findings(steps=steps))
@@ -274,7 +298,7 @@ def test_overall_needs_one_measured_pass() -> None:
     assert overall([]) is False
 
 
-def test_a_ramp_judges_readiness_only_up_to_its_first_broken_step() -> None:
+def test_a_ramp_judges_readiness_only_up_to_its_first_broken_step(result_with: ResultWith) -> None:
     """Past the knee the gateway is overloaded on purpose: probes failing there do not count."""
     steps = [step("a", 100, 90), step("b", 200, 900)]
     steps[1] = steps[1].model_copy(update={"start_s": 8.0, "end_s": 16.0})

@@ -11,7 +11,7 @@ import pandas as pd
 from harness.runner import LoadRun, run_load
 from scenarios.catalog import ClosedLoad, Scenario
 from scenarios.credentials import SCAN_SECRET_ENV, TOKEN_ENV
-from tests.unit.scenarios.scripted import SECRET, TARGET_TOKEN, Script, scripted_provider
+from tests.unit.conftest import SECRET, TARGET_TOKEN, Script, scripted_provider
 
 USERS, RATE, DURATION_S = 2, 25.0, 6
 

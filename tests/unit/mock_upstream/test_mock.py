@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import TYPE_CHECKING
 
 import httpx
 import numpy as np
@@ -12,14 +13,16 @@ from pydantic import ValidationError
 
 from harness.mock_upstream.model import ResponseModel, prompt_tokens
 from harness.mock_upstream.settings import MockSettings, RuntimeConfig
-from tests.unit.mock_upstream.server import running_mock
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import RunningMock
 
 pytestmark = pytest.mark.anyio
 MESSAGES = [{"role": "user", "content": "x" * 400}]
 BODY = {"model": "m1", "messages": MESSAGES, "max_tokens": 8}
 
 
-async def test_chat_completion_is_openai_shaped() -> None:
+async def test_chat_completion_is_openai_shaped(running_mock: RunningMock) -> None:
     """Choices, usage and model echo match the OpenAI schema; counters count."""
     async with (
         running_mock(latency_ms=0, completion_tokens=20) as url,
@@ -39,7 +42,7 @@ async def test_chat_completion_is_openai_shaped() -> None:
     assert stats["concurrent"] == 0
 
 
-async def test_streams_pace_tokens_after_the_first() -> None:
+async def test_streams_pace_tokens_after_the_first(running_mock: RunningMock) -> None:
     """A stream sends headers at once, the first token after the TTFT, then one per interval."""
     settings = {"latency_ms": 100, "tokens_per_s": 50, "completion_tokens": 5}
     async with running_mock(**settings) as url, httpx.AsyncClient() as client:
@@ -66,7 +69,7 @@ async def test_streams_pace_tokens_after_the_first() -> None:
     assert float(np.median(gaps)) == pytest.approx(0.02, abs=0.01)
 
 
-async def test_faults_switch_at_run_time() -> None:
+async def test_faults_switch_at_run_time(running_mock: RunningMock) -> None:
     """PATCH /admin/config turns on errors with Retry-After, then resets, then off again."""
     async with running_mock(latency_ms=0) as url, httpx.AsyncClient() as client:
         patch = {"faults": {"error_rate": 1, "error_statuses": {"429": 1}, "retry_after_s": 7}}
@@ -86,7 +89,7 @@ async def test_faults_switch_at_run_time() -> None:
     assert stats["requests"] == 1  # counted since the reset
 
 
-async def test_bad_config_patches_are_refused() -> None:
+async def test_bad_config_patches_are_refused(running_mock: RunningMock) -> None:
     """An invalid patch is a 422 naming the field; the configuration is unchanged."""
     async with running_mock(latency_ms=0) as url, httpx.AsyncClient() as client:
         refused = await client.patch(f"{url}/admin/config", json={"faults": {"error_rate": 3}})
@@ -96,7 +99,7 @@ async def test_bad_config_patches_are_refused() -> None:
     assert config["faults"]["error_rate"] == 0
 
 
-async def test_bad_requests_get_400() -> None:
+async def test_bad_requests_get_400(running_mock: RunningMock) -> None:
     """A body without messages is an OpenAI-style 400."""
     async with running_mock(latency_ms=0) as url, httpx.AsyncClient() as client:
         response = await client.post(f"{url}/v1/chat/completions", content=b"{}")

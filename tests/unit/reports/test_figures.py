@@ -11,7 +11,7 @@ from reports import figures
 from reports.junit import junit_xml
 from reports.render import render_report
 from reports.result import BudgetVerdict, Findings, RunResult
-from tests.unit.reports.fixtures import sample_result
+from tests.unit.conftest import sample_result
 
 
 @pytest.mark.parametrize(

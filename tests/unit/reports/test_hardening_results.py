@@ -9,10 +9,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -21,7 +21,9 @@ from harness.scrape import MetricsScraper
 from reports.charts import Series, line_chart, nice_ticks
 from reports.result import load_result
 from reports.tune_result import TUNE_FILE
-from tests.unit.reports.fixtures import sample_result
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import MakeResult
 
 ROOT = Path(__file__).resolve().parents[3]
 METRICS = b"""# TYPE gateway_queue_ratio gauge
@@ -40,18 +42,27 @@ def report(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, st
     return code, out, err
 
 
-def crafted(tmp_path: Path, **changes: Any) -> Path:
-    """A result.json that is the sample with `changes` applied to its JSON."""
-    document = sample_result().model_dump(mode="json")
-    for key, value in changes.items():
-        if key == "timeline_t":
-            for point in document["timeline"]:
-                point["t"] = value
-        else:
-            document[key] = value
-    path = tmp_path / "result.json"
-    path.write_text(json.dumps(document))
-    return path
+Crafted = Callable[..., Path]
+
+
+@pytest.fixture
+def crafted(tmp_path: Path, make_result: MakeResult) -> Crafted:
+    """`crafted(**changes)`: a result.json that is the sample with `changes` applied to its
+    JSON (`timeline_t` sets every timeline point's `t`)."""
+
+    def write(**changes: Any) -> Path:
+        document = make_result().model_dump(mode="json")
+        for key, value in changes.items():
+            if key == "timeline_t":
+                for point in document["timeline"]:
+                    point["t"] = value
+            else:
+                document[key] = value
+        path = tmp_path / "result.json"
+        path.write_text(json.dumps(document))
+        return path
+
+    return write
 
 
 @pytest.fixture
@@ -77,15 +88,17 @@ def metrics_url() -> Iterator[str]:
 
 
 def test_non_finite_metrics_survive_save_and_load(
-    metrics_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    metrics_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], make_result: MakeResult
 ) -> None:
     """NaN and ±Inf scraped from /metrics are saved as JSON strings and read back as floats."""
     scraper = MetricsScraper(metrics_url, interval_s=0.05)
     scraper.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10  # two scrapes, however loaded the machine
+    while scraper.summary().scrapes < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
     metrics = scraper.stop()
     assert metrics.available and metrics.scrapes >= 2
-    sample_result().model_copy(update={"gateway_metrics": metrics}).save(tmp_path)
+    make_result().model_copy(update={"gateway_metrics": metrics}).save(tmp_path)
     loaded = load_result(tmp_path).gateway_metrics
     assert loaded is not None
     assert math.isnan(loaded.series["gateway_queue_ratio"].last)
@@ -113,19 +126,23 @@ def test_non_finite_metrics_survive_save_and_load(
     ],
 )
 def test_crafted_result_files_are_refused_in_one_line(
-    changes: dict[str, Any], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    changes: dict[str, Any],
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    crafted: Crafted,
 ) -> None:
     """Unsafe ids, missing limits, non-finite or absurd times: exit 2, one line, no report."""
-    code, _, err = report(crafted(tmp_path, **changes), capsys)
+    code, _, err = report(crafted(**changes), capsys)
     assert code == 2
     assert err.count("\n") == 1 and message in err
     assert not (tmp_path / "report.html").exists()
 
 
-def test_a_non_utf8_result_file_is_refused(tmp_path: Path) -> None:
+def test_a_non_utf8_result_file_is_refused(tmp_path: Path, make_result: MakeResult) -> None:
     """`python -m harness report` on a file with a stray byte: exit 2, one line naming it."""
     path = tmp_path / "result.json"
-    path.write_bytes(sample_result().model_dump_json().encode().replace(b"smoke", b"sm\xffke"))
+    path.write_bytes(make_result().model_dump_json().encode().replace(b"smoke", b"sm\xffke"))
     done = subprocess.run(
         [sys.executable, "-m", "harness", "report", str(path)],
         capture_output=True,

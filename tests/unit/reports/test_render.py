@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reports.charts import nice_ticks
 from reports.junit import junit_xml
@@ -15,38 +16,44 @@ from reports.result import (
     StepStats,
     load_result,
 )
-from tests.unit.reports.fixtures import sample_result, stalled_result
+from tests.unit.conftest import sample_result
+from tests.unit.reports.fixtures import stalled_result
+
+if TYPE_CHECKING:
+    from tests.unit.conftest import MakeResult
 
 
-def test_report_is_self_contained() -> None:
+def test_report_is_self_contained(make_result: MakeResult) -> None:
     """No script, stylesheet, image or font is fetched from anywhere: it works offline."""
-    html = render_report(sample_result())
+    html = render_report(make_result())
     assert not re.search(r"<(script|link|img|iframe)\b", html)
     assert "url(" not in html and "@import" not in html
     assert html.count("<svg") == 4  # latency, throughput, memory, cpu
 
 
-def test_report_shows_summary_budgets_and_limit() -> None:
+def test_report_shows_summary_budgets_and_limit(make_result: MakeResult) -> None:
     """Verdict, percentiles, budgets with their verdicts, and the memory limit line are there."""
-    html = render_report(sample_result(verdict="fail"))
+    html = render_report(make_result(verdict="fail"))
     assert "FAIL" in html and "memory_p95_mb" in html and "latency_p95_ms" in html
     assert "110.0 ms" in html  # p95
     assert "limit 512 MiB" in html
     assert "http_502" in html
 
 
-def test_report_round_trips_through_the_result_file(tmp_path: Path) -> None:
+def test_report_round_trips_through_the_result_file(
+    tmp_path: Path, make_result: MakeResult
+) -> None:
     """A saved result loads back identically and renders to a file."""
-    result = sample_result()
+    result = make_result()
     result.save(tmp_path)
     loaded = load_result(tmp_path / "result.json")
     assert loaded == result
     assert write_report(loaded, tmp_path).read_text().startswith("<!doctype html>")
 
 
-def test_junit_marks_failed_budgets() -> None:
+def test_junit_marks_failed_budgets(make_result: MakeResult) -> None:
     """Each budget is a test case; the breached one is a failure."""
-    xml = junit_xml(sample_result(verdict="fail"))
+    xml = junit_xml(make_result(verdict="fail"))
     assert 'tests="2"' in xml and 'failures="1"' in xml
     assert "memory_p95_mb: 60 MiB, beyond its limit 40 MiB" in xml
 
@@ -59,17 +66,17 @@ def test_chart_axes_cover_every_point() -> None:
         assert ticks[-1] >= high
 
 
-def test_limits_are_shown_with_units() -> None:
+def test_limits_are_shown_with_units(make_result: MakeResult) -> None:
     """The deployment table shows cores and MiB, not raw byte counts."""
-    html = render_report(sample_result())
+    html = render_report(make_result())
     assert "1 core / not set" in html
     assert "512.0 MiB / not set" in html
     assert "536870912" not in html
 
 
-def test_report_shows_what_the_scenario_found() -> None:
+def test_report_shows_what_the_scenario_found(make_result: MakeResult) -> None:
     """Findings, steps, the generator, shutdown figures and connections are rendered."""
-    base = sample_result()
+    base = make_result()
     step = StepStats(
         name="step 1: 100 req/s",
         start_s=0,
@@ -122,11 +129,13 @@ def test_report_shows_what_the_scenario_found() -> None:
     assert html.count("<svg") == 5
 
 
-def test_report_shows_both_latencies_the_readiness_probes_and_token_hits() -> None:
+def test_report_shows_both_latencies_the_readiness_probes_and_token_hits(
+    make_result: MakeResult,
+) -> None:
     """Corrected and service latency side by side; probe failures; where the token leaked."""
     from reports.result import LatencyStats, ReadinessRecord, ResponseScan, TokenHit
 
-    result = sample_result(verdict="fail").model_copy(
+    result = make_result(verdict="fail").model_copy(
         update={
             "service_latency": LatencyStats(
                 count=600, mean_ms=40, p50_ms=41, p90_ms=70, p95_ms=77.5, p99_ms=99, max_ms=120

@@ -26,7 +26,8 @@ from reports.summary import (
     run_summary,
     write_summary,
 )
-from tests.unit.reports.fixtures import sample_compare, sample_result
+from tests.unit.conftest import sample_result
+from tests.unit.reports.fixtures import sample_compare
 
 HOSTILE = (
     "![x](https://evil.example/p.png) <img src=x onerror=alert(1)> <script>alert(1)</script> "

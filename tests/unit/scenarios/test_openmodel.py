@@ -12,7 +12,7 @@ import pytest
 
 from scenarios.credentials import SCAN_SECRET_ENV, TOKEN_ENV
 from scenarios.inspection import ResponseNotes, read_notes
-from tests.unit.scenarios.scripted import CHAT, SECRET, TARGET_TOKEN, Script, scripted_provider
+from tests.unit.conftest import CHAT, SECRET, TARGET_TOKEN, Script, scripted_provider
 
 
 async def generate(parts: Path, *options: str, scan: bool = True) -> tuple[int, str, Script]:

@@ -12,7 +12,7 @@ from harness.docker import DockerEngine
 from reports import aggregate
 from reports.result import BudgetVerdict, LatencyStats, RunResult
 from scenarios.samples import HEADER
-from tests.unit.reports.fixtures import sample_result
+from tests.unit.conftest import sample_result
 
 MakeRun = Callable[..., Path]
 

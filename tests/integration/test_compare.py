@@ -91,7 +91,8 @@ def test_a_flawed_head_is_flagged_and_the_stored_runs_agree(
     verdicts = _verdicts(result)
     assert verdicts["p95"] == "regressed"
     assert verdicts["throughput"] == "regressed"
-    assert "verdict: FAIL: latency p95 regressed" in done.stdout
+    verdict = next(line for line in done.stdout.splitlines() if line.startswith("verdict: "))
+    assert verdict.startswith("verdict: FAIL: ") and "latency p95 regressed" in verdict
     base, head = (directory / r["run_id"] for r in result["rounds"])
     again = loadgate("compare", str(base), str(head), "--output-dir", str(tmp_path / "again"))
     assert again.returncode == 1, again.stdout + again.stderr

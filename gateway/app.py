@@ -20,9 +20,10 @@ from gateway.body import BodyReader
 from gateway.cache import ResponseCache
 from gateway.completions import CompletionService
 from gateway.errors import GatewayError
-from gateway.hotpath import HotPath, document_hot_paths
+from gateway.hotpath import HotPath
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import Admission, RequestMiddleware
+from gateway.openapi import document_hot_paths
 from gateway.routes import router
 from gateway.settings import GatewaySettings
 from gateway.upstream import UpstreamClient

@@ -1,9 +1,9 @@
-"""A gateway app wired to an in-process upstream through an injected httpx transport."""
+"""A gateway app in-process, its provider a `FakeProvider` at the upstream seam or the real pool."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TextIO
 
@@ -11,6 +11,7 @@ import httpx
 import uvicorn
 
 from gateway import GatewaySettings, create_app
+from tests.unit.gateway.fake_provider import FakeProvider, Reply
 
 TOKEN = "sk-unit-test-secret-0123456789"
 
@@ -27,14 +28,12 @@ def make_settings(**overrides: Any) -> GatewaySettings:
 
 @asynccontextmanager
 async def gateway_client(
-    transport: httpx.AsyncBaseTransport | None,
+    provider: FakeProvider | None,
     access_stream: TextIO | None = None,
     **overrides: Any,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The gateway in-process; its upstream is `transport`, or the real pool when None."""
-    app = create_app(
-        make_settings(**overrides), upstream_transport=transport, access_stream=access_stream
-    )
+    """The gateway in-process; its upstream is `provider`, or the real pool when None."""
+    app = create_app(make_settings(**overrides), upstream=provider, access_stream=access_stream)
     async with app.router.lifespan_context(app):
         asgi = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=asgi, base_url="http://gateway.test") as client:
@@ -60,16 +59,17 @@ async def serving_gateway(**overrides: Any) -> AsyncIterator[str]:
         await task
 
 
-def upstream(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.MockTransport:
-    return httpx.MockTransport(handler)
-
-
 def completion(content: str = "hello", total: int = 12, model: str = "mock-gpt") -> dict[str, Any]:
     return {
         "model": model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
         "usage": {"prompt_tokens": 5, "completion_tokens": total - 5, "total_tokens": total},
     }
+
+
+def answer_ok(body: bytes) -> Reply:
+    """A provider that answers every call with a completion."""
+    return Reply.json(completion())
 
 
 INFER_BODY: dict[str, Any] = {

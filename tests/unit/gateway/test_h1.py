@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
 import uvloop
 
 from gateway.h1 import H1Error, H1Pool
+from tests.unit.gateway.raw_server import raw_server
 from tests.unit.mock_upstream.server import running_mock
 
 BODY = json.dumps({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}).encode()
@@ -103,29 +103,6 @@ async def test_a_cancelled_call_closes_its_connection() -> None:
         assert pool.idle == 0
 
 
-@asynccontextmanager
-async def raw_server(answer: bytes) -> AsyncIterator[int]:
-    """A server that reads a request and writes `answer` as is, then keeps the socket open."""
-
-    writers: list[asyncio.StreamWriter] = []
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writers.append(writer)
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(answer)
-        await writer.drain()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        server.close()
-        for writer in writers:
-            writer.close()
-            await writer.wait_closed()
-        await server.wait_closed()
-
-
 @pytest.mark.parametrize(
     ("answer", "expected"),
     [
@@ -146,8 +123,8 @@ async def test_framing_and_keep_alive_follow_the_answer(
     answer: bytes, expected: tuple[int, bytes, int]
 ) -> None:
     """Chunked bodies are joined; `Connection: close` answers are not pooled."""
-    async with raw_server(answer) as port:
-        pool = H1Pool("http", "127.0.0.1", port, 4)
+    async with raw_server(answer) as server:
+        pool = H1Pool("http", "127.0.0.1", server.port, 4)
         status, _, body = await pool.post(pool.head("/", HEADERS), BODY, 1.0, 1.0)
         assert (status, body, pool.idle) == expected
         pool.close()
@@ -156,8 +133,8 @@ async def test_framing_and_keep_alive_follow_the_answer(
 @pytest.mark.anyio
 async def test_a_malformed_answer_is_a_protocol_error() -> None:
     """Garbage instead of HTTP is a protocol error, not a hang."""
-    async with raw_server(b"NOT HTTP AT ALL\r\n\r\n") as port:
-        pool = H1Pool("http", "127.0.0.1", port, 4)
+    async with raw_server(b"NOT HTTP AT ALL\r\n\r\n") as server:
+        pool = H1Pool("http", "127.0.0.1", server.port, 4)
         with pytest.raises(H1Error) as caught:
             await pool.post(pool.head("/", HEADERS), BODY, 1.0, 1.0)
     assert caught.value.kind == "protocol"
@@ -185,8 +162,8 @@ def test_works_on_uvloop_as_the_gateway_serves() -> None:
 @pytest.mark.anyio
 async def test_an_answer_past_the_limit_is_refused(answer: bytes) -> None:
     """A body past `max_body_bytes` fails at once as `too_large`; the connection is dropped."""
-    async with raw_server(answer) as port:
-        pool = H1Pool("http", "127.0.0.1", port, 4, max_body_bytes=1000)
+    async with raw_server(answer) as server:
+        pool = H1Pool("http", "127.0.0.1", server.port, 4, max_body_bytes=1000)
         with pytest.raises(H1Error) as caught:
             await pool.post(pool.head("/", HEADERS), BODY, 1.0, 1.0)
         assert pool.idle == 0

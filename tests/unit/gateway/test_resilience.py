@@ -8,7 +8,8 @@ import time
 import httpx
 import pytest
 
-from tests.unit.gateway.conftest import INFER_BODY, completion, gateway_client
+from tests.unit.gateway.conftest import INFER_BODY, answer_ok, completion, gateway_client
+from tests.unit.gateway.fake_provider import FakeProvider, Reply
 from tests.unit.mock_upstream.server import running_mock
 
 pytestmark = pytest.mark.anyio
@@ -17,16 +18,14 @@ DETERMINISTIC = {**INFER_BODY, "sampling_temperature": 0}
 
 async def test_identical_concurrent_requests_share_one_upstream_call() -> None:
     """Ten identical deterministic requests in flight together make one provider call."""
-    calls = 0
     release = asyncio.Event()
 
-    async def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
+    async def reply(body: bytes) -> Reply:
         await release.wait()
-        return httpx.Response(200, json=completion("shared"))
+        return Reply.json(completion("shared"))
 
-    async with gateway_client(httpx.MockTransport(handler)) as client:
+    provider = FakeProvider(reply)
+    async with gateway_client(provider) as client:
         tasks = [
             asyncio.create_task(client.post("/v1/infer", json=DETERMINISTIC)) for _ in range(10)
         ]
@@ -34,35 +33,33 @@ async def test_identical_concurrent_requests_share_one_upstream_call() -> None:
         release.set()
         responses = await asyncio.gather(*tasks)
         metrics = (await client.get("/metrics")).text
-    assert calls == 1
+    assert len(provider.bodies) == 1
     assert {r.json()["generated_text"] for r in responses} == {"shared"}
     assert "gateway_deduplicated_requests_total 9.0" in metrics
 
 
 async def test_sampled_requests_are_never_shared() -> None:
     """Requests with temperature above CACHE_MAX_TEMPERATURE each get their own call."""
-    calls = 0
 
-    async def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
+    async def reply(body: bytes) -> Reply:
         await asyncio.sleep(0.02)
-        return httpx.Response(200, json=completion())
+        return Reply.json(completion())
 
-    async with gateway_client(httpx.MockTransport(handler)) as client:
+    provider = FakeProvider(reply)
+    async with gateway_client(provider) as client:
         await asyncio.gather(*(client.post("/v1/infer", json=INFER_BODY) for _ in range(5)))
-    assert calls == 5
+    assert len(provider.bodies) == 5
 
 
 async def test_a_leaving_caller_does_not_cancel_the_shared_call() -> None:
     """If the first of two identical requests is cancelled, the second still gets the answer."""
     release = asyncio.Event()
 
-    async def handler(request: httpx.Request) -> httpx.Response:
+    async def reply(body: bytes) -> Reply:
         await release.wait()
-        return httpx.Response(200, json=completion("kept"))
+        return Reply.json(completion("kept"))
 
-    async with gateway_client(httpx.MockTransport(handler)) as client:
+    async with gateway_client(FakeProvider(reply)) as client:
         first = asyncio.create_task(client.post("/v1/infer", json=DETERMINISTIC))
         await asyncio.sleep(0.02)
         second = asyncio.create_task(client.post("/v1/infer", json=DETERMINISTIC))
@@ -134,9 +131,7 @@ async def test_unreachable_provider_is_502() -> None:
 
 async def test_draining_refuses_new_work_but_answers_probes() -> None:
     """While draining, /ready is 503, API calls get 503 with Connection: close, /live stays 200."""
-    async with gateway_client(
-        httpx.MockTransport(lambda r: httpx.Response(200, json=completion()))
-    ) as client:
+    async with gateway_client(FakeProvider(answer_ok)) as client:
         assert (await client.get("/ready")).status_code == 200
         transport = client._transport
         assert isinstance(transport, httpx.ASGITransport)
@@ -150,3 +145,12 @@ async def test_draining_refuses_new_work_but_answers_probes() -> None:
     assert refused.status_code == 503
     assert refused.headers["connection"] == "close"
     assert "gateway_draining 1.0" in metrics
+
+
+async def test_shutdown_closes_the_upstream() -> None:
+    """The lifespan that opened the upstream closes it when the gateway stops, not before."""
+    provider = FakeProvider(answer_ok)
+    async with gateway_client(provider) as client:
+        assert (await client.post("/v1/infer", json=INFER_BODY)).status_code == 200
+        assert not provider.closed
+    assert provider.closed

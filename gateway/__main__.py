@@ -22,8 +22,6 @@ def configure_logging(level: str) -> None:
         stream=sys.stdout,
         format="ts=%(created).3f level=%(levelname)s logger=%(name)s msg=%(message)s",
     )
-    # httpx logs every request line at INFO; the gateway logs its own line per request.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def tune_garbage_collector() -> None:

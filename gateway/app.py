@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TextIO
 
-import httpx
 from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -20,12 +19,14 @@ from gateway.body import BodyReader
 from gateway.cache import ResponseCache
 from gateway.completions import CompletionService
 from gateway.errors import GatewayError
-from gateway.hotpath import HotPath, document_hot_paths
+from gateway.hotpath import HotPath
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import Admission, RequestMiddleware
+from gateway.openapi import document_hot_paths
+from gateway.pool import PooledUpstream
 from gateway.routes import router
 from gateway.settings import GatewaySettings
-from gateway.upstream import UpstreamClient
+from gateway.upstream import Upstream, UpstreamClient
 
 log = logging.getLogger("gateway")
 
@@ -54,10 +55,11 @@ class GatewayState:
 
 def create_app(
     settings: GatewaySettings,
-    upstream_transport: httpx.AsyncBaseTransport | None = None,
+    upstream: Upstream | None = None,
     access_stream: TextIO | None = None,
 ) -> FastAPI:
-    """Build the gateway. Tests inject a fake provider (`upstream_transport`) and read the
+    """Build the gateway. Its provider is `upstream` (by default the pool `PooledUpstream`
+    builds from the settings, at start-up); tests plug a fake provider in there and read the
     access log (`access_stream`, standard output by default)."""
     metrics = GatewayMetrics()
     access_log = AccessLog(
@@ -68,19 +70,18 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        upstream = UpstreamClient.from_settings(settings, upstream_transport)
+        provider = upstream if upstream is not None else PooledUpstream.from_settings(settings)
+        client = UpstreamClient(provider, settings.upstream_max_event_bytes)
         cache = ResponseCache.from_settings(settings)
         state = GatewayState(
             settings=settings,
-            upstream=upstream,
+            upstream=client,
             cache=cache,
             metrics=metrics,
             admission=admission,
-            completions=CompletionService(upstream, cache, metrics, settings.cache_max_temperature),
+            completions=CompletionService(client, cache, metrics, settings.cache_max_temperature),
         )
-        pool = upstream.pool
-        if pool is not None:
-            metrics.watch_pool(lambda: pool.in_use, lambda: pool.idle_connections() or 0)
+        metrics.watch_pool(provider.connections_in_use, provider.connections_idle)
         app.state.gateway = state
         access_log.start()
         bodies.start()

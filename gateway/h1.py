@@ -4,8 +4,8 @@ aiohttp's client does much per request that this call does not need (a cookie ja
 hooks, redirects, a request and a response object with multidicts, timers per phase). This one
 writes the request head and body in one `write`, parses the answer with httptools (the parser
 uvicorn serves with), and keeps connections alive on a stack (the most recently used first, so
-idle ones age out). TLS works as asyncio provides it. Streams stay on aiohttp
-(`gateway.transport`), and so does the pool accounting: slots are taken by the caller.
+idle ones age out). TLS works as asyncio provides it. Streams go through aiohttp, and pool slots
+are taken by the caller (`gateway.pool`).
 
 Failures are `H1Error`s whose `kind` says what happened: `connect`, `connect_timeout`,
 `read_timeout`, `too_large` (the body passed `max_body_bytes`: the connection is dropped at once,

@@ -4,10 +4,9 @@ FastAPI's per-request machinery (dependency solving, body parsing through the st
 module, response models, exception middleware) cost about 45 % of a core at 1,600 req/s here;
 these two routes carry all the traffic, so they skip it: bodies (read whole by the middleware,
 `gateway.body`) are validated straight from bytes by pydantic (`validate_json`), answers are
-written with orjson. FastAPI still serves the
-probes, `/metrics` and the OpenAPI document, which describes these routes from the same models
-(`document_hot_paths`). This is also the one place where gateway errors and validation errors
-become HTTP responses.
+written with orjson. FastAPI still serves the probes, `/metrics` and the OpenAPI document, which
+describes these routes from the same models (`gateway.openapi`). This is also the one place
+where gateway errors and validation errors become HTTP responses.
 """
 
 from __future__ import annotations
@@ -17,18 +16,12 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from fastapi import FastAPI
 from pydantic import TypeAdapter, ValidationError
 from starlette.responses import StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.errors import GatewayError, InvalidRequestError, UpstreamFailedError
-from gateway.schemas import (
-    ChatCompletionRequest,
-    ErrorBody,
-    InferRequest,
-    InferResponse,
-)
+from gateway.schemas import ChatCompletionRequest, ErrorBody, InferRequest, InferResponse
 
 if TYPE_CHECKING:
     from gateway.app import GatewayState
@@ -178,83 +171,3 @@ class HotPath:
 
         response = StreamingResponse(relay(), media_type="text/event-stream", headers=SSE_HEADERS)
         await response(scope, receive, send)
-
-
-def document_hot_paths(app: FastAPI) -> None:
-    """Describe the hot-path routes in FastAPI's OpenAPI document, from their models."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = generate()
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.setdefault(
-            "HTTPValidationError",
-            {
-                "type": "object",
-                "properties": {"detail": {"type": "array", "items": {"type": "object"}}},
-            },
-        )
-        for model in (InferRequest, InferResponse, ChatCompletionRequest, ErrorBody):
-            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-            components.update(model_schema.pop("$defs", {}))
-            components[model.__name__] = model_schema
-        paths = schema.setdefault("paths", {})
-        paths["/v1/infer"] = _operation(
-            "Seed contract: one completion", "InferRequest", "InferResponse"
-        )
-        paths["/v1/chat/completions"] = _operation(
-            "OpenAI-compatible chat completion (SSE when stream is true)",
-            "ChatCompletionRequest",
-            None,
-        )
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _operation(summary: str, request: str, response: str | None) -> dict[str, Any]:
-    ok_content: dict[str, Any] = {
-        "application/json": {"schema": _ref(response) if response else {"type": "object"}}
-    }
-    if response is None:  # one schema per server-sent event; `data` holds an OpenAI chunk
-        event = {
-            "type": "object",
-            "properties": {
-                "data": {"type": "string"},
-                "event": {"type": "string"},
-                "id": {"type": "string"},
-                "retry": {"type": "integer"},
-            },
-        }
-        ok_content["text/event-stream"] = {"schema": event}
-    error = {"content": {"application/json": {"schema": _ref("ErrorBody")}}}
-    return {
-        "post": {
-            "summary": summary,
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": _ref(request)}},
-            },
-            "responses": {
-                "200": {"description": "the completion", "content": ok_content},
-                "401": {"description": "missing or invalid API key (when keys are set)", **error},
-                "408": {"description": "body not received in time", **error},
-                "422": {
-                    "description": "invalid body",
-                    "content": {"application/json": {"schema": _ref("HTTPValidationError")}},
-                },
-                "429": {"description": "provider rate limit", **error},
-                "502": {"description": "provider failed", **error},
-                "413": {"description": "body larger than 8 MiB"},
-                "503": {"description": "overloaded, draining or pool exhausted", **error},
-                "504": {"description": "provider timed out", **error},
-            },
-        }
-    }

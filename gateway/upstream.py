@@ -1,13 +1,18 @@
-"""The provider client: the only module that talks httpx.
+"""The provider as the gateway sees it: one seam, `Upstream`, and the code above it.
 
-One pooled transport per process (`gateway.transport`: the lean HTTP/1.1 client of
-`gateway.h1` for whole answers, aiohttp for streams), created by the app lifespan with explicit
-pool limits and timeouts, shared by every request and closed at shutdown.
-Requests are httpx `Request`s sent straight to the transport with a prebuilt URL and headers:
-httpx's `AsyncClient` layer (URL merging, cookie and auth hooks, header copies) cost about a
-third of the gateway's CPU per request here, and the gateway needs none of it. Tests inject any
-httpx transport (`MockTransport`, `ASGITransport`). Every failure is translated here into a
-`GatewayError`, so routes never see transport details.
+    HotPath, CompletionService
+    └── UpstreamClient      JSON out and in, provider statuses, error objects, whole SSE events
+        └── Upstream        the seam: post(body) -> UpstreamAnswer, stream(body) -> UpstreamStream
+            ├── PooledUpstream (gateway.pool): production, the lean HTTP/1.1 client and aiohttp
+            └── a test double: the provider in-process, for unit tests
+
+An `Upstream` sends a request body to the provider's chat-completions endpoint (its URL, its
+token and its timeouts are its own) and gives back what the provider said: the status, its
+Retry-After and the body, whole or as chunks. It raises nothing but `GatewayError`s: a timeout,
+an exhausted pool, a refused or reset connection, an answer too large are mapped once, where they
+happen. What a status or a body means is decided above it, here; so a test double plugged in at
+the seam runs every line that production runs above it (before, tests injected an httpx
+transport and took a branch production never took).
 """
 
 from __future__ import annotations
@@ -15,26 +20,60 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, NamedTuple, Protocol
 
-import httpx
 import orjson
 
 from gateway.errors import (
     GatewayError,
-    PoolExhaustedError,
     UpstreamFailedError,
     UpstreamRateLimitedError,
-    UpstreamTimeoutError,
     encode_json,
 )
-from gateway.settings import GatewaySettings
 from gateway.sse import EventFramer
-from gateway.transport import AiohttpTransport, AnswerTooLargeError
 
-CHAT_COMPLETIONS_PATH = "/v1/chat/completions"
 MAX_RETRY_AFTER_S = 3600
+
+
+class UpstreamAnswer(NamedTuple):
+    """A whole answer: the provider's status, its Retry-After header (if any) and its body."""
+
+    status: int
+    retry_after: str | None
+    body: bytes
+
+
+class UpstreamStream(NamedTuple):
+    """A streamed answer: status and Retry-After at once, the body as chunks as they arrive.
+    Iterating `chunks` raises `GatewayError` when the transfer fails midway."""
+
+    status: int
+    retry_after: str | None
+    chunks: AsyncIterator[bytes]
+
+
+class Upstream(Protocol):
+    """The provider's chat-completions endpoint. Every failure is a `GatewayError`."""
+
+    async def post(self, body: bytes) -> UpstreamAnswer:
+        """POST `body`; the whole answer."""
+        ...
+
+    def stream(self, body: bytes) -> AbstractAsyncContextManager[UpstreamStream]:
+        """POST `body` and open its answer; leaving the context closes it (and, unfinished,
+        tells the provider that nobody is reading)."""
+        ...
+
+    def connections_in_use(self) -> int:
+        """Connections (or calls) busy now, for `gateway_upstream_pool_connections_in_use`."""
+        ...
+
+    def connections_idle(self) -> int:
+        """Keep-alive connections waiting, for `gateway_upstream_pool_connections_idle`."""
+        ...
+
+    async def aclose(self) -> None: ...
 
 
 def _retry_after(raw: str | None) -> int:
@@ -49,16 +88,6 @@ def _retry_after(raw: str | None) -> int:
     return min(MAX_RETRY_AFTER_S, max(1, round(seconds)))
 
 
-def _translate(exc: httpx.HTTPError) -> GatewayError:
-    if isinstance(exc, httpx.PoolTimeout):
-        return PoolExhaustedError("upstream pool timeout", retry_after=1)
-    if isinstance(exc, AnswerTooLargeError):
-        return UpstreamFailedError(str(exc))
-    if isinstance(exc, httpx.TimeoutException):
-        return UpstreamTimeoutError(type(exc).__name__)
-    return UpstreamFailedError(type(exc).__name__)
-
-
 def _status_error(status: int, retry_after: str | None) -> GatewayError | None:
     if status < 400:
         return None
@@ -68,121 +97,33 @@ def _status_error(status: int, retry_after: str | None) -> GatewayError | None:
 
 
 class UpstreamClient:
-    """Calls the provider's OpenAI-compatible API over one pooled connection pool."""
+    """Chat completions over an `Upstream`: what the gateway's routes call."""
 
-    def __init__(
-        self,
-        transport: httpx.AsyncBaseTransport,
-        base_url: str,
-        headers: dict[str, str],
-        timeout: httpx.Timeout,
-        max_answer_bytes: int,
-        max_event_bytes: int,
-    ) -> None:
-        self._transport = transport
-        self._max_answer_bytes = max_answer_bytes
+    def __init__(self, upstream: Upstream, max_event_bytes: int) -> None:
+        self._upstream = upstream
         self._max_event_bytes = max_event_bytes
-        self._url = httpx.URL(base_url.rstrip("/") + CHAT_COMPLETIONS_PATH)
-        self._headers = httpx.Headers(headers)
-        self._header_list = list(headers.items())
-        self._timeouts = timeout.as_dict()
-        self._extensions = {"timeout": self._timeouts}
-        self._name = httpx.Request("POST", self._url)
-        """Names every call in transport errors (the fast path builds no request per call)."""
-        self.pool = transport if isinstance(transport, AiohttpTransport) else None
-        """The pooled transport, for pool metrics (None when a test injected its own)."""
-
-    @classmethod
-    def from_settings(
-        cls, settings: GatewaySettings, transport: httpx.AsyncBaseTransport | None = None
-    ) -> UpstreamClient:
-        if transport is None:
-            transport = AiohttpTransport(
-                settings.upstream_max_connections,
-                settings.upstream_max_keepalive,
-                max_answer_bytes=settings.upstream_max_response_bytes,
-            )
-        timeout = httpx.Timeout(
-            connect=settings.upstream_connect_timeout,
-            read=settings.upstream_read_timeout,
-            write=settings.upstream_connect_timeout,
-            pool=settings.upstream_pool_timeout,
-        )
-        token = settings.provider_auth_token.get_secret_value()
-        headers = {
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/json",
-            "Accept": "application/json, text/event-stream",
-            "Accept-Encoding": "identity",
-        }
-        return cls(
-            transport,
-            str(settings.upstream_base_url),
-            headers,
-            timeout,
-            max_answer_bytes=settings.upstream_max_response_bytes,
-            max_event_bytes=settings.upstream_max_event_bytes,
-        )
 
     async def aclose(self) -> None:
-        await self._transport.aclose()
-
-    def _request(self, payload: dict[str, Any]) -> httpx.Request:
-        return httpx.Request(
-            "POST",
-            self._url,
-            headers=self._headers,
-            content=encode_json(payload),
-            extensions=self._extensions,
-        )
-
-    async def _post(self, payload: dict[str, Any]) -> tuple[int, str | None, bytes]:
-        """A whole non-streaming exchange: the pool's direct path when the transport is ours."""
-        try:
-            if self.pool is not None:
-                body = encode_json(payload)
-                return await self.pool.post(self._name, self._header_list, body, self._timeouts)
-            response = await self._transport.handle_async_request(self._request(payload))
-            try:
-                content = await self._read_bounded(response)
-            finally:
-                await response.aclose()
-            return response.status_code, response.headers.get("retry-after"), content
-        except httpx.HTTPError as exc:
-            raise _translate(exc) from exc
-
-    async def _read_bounded(self, response: httpx.Response) -> bytes:
-        chunks, size = [], 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > self._max_answer_bytes:
-                raise UpstreamFailedError(f"answer larger than {self._max_answer_bytes} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    async def _send(self, payload: dict[str, Any]) -> httpx.Response:
-        try:
-            return await self._transport.handle_async_request(self._request(payload))
-        except httpx.HTTPError as exc:
-            raise _translate(exc) from exc
+        await self._upstream.aclose()
 
     async def chat_completion(self, payload: dict[str, Any]) -> tuple[dict[str, Any], float]:
         """POST a chat completion; returns the decoded body and the upstream latency in seconds."""
+        body = encode_json(payload)
         started = time.perf_counter()
-        status, retry_after, content = await self._post(payload)
+        status, retry_after, content = await self._upstream.post(body)
         elapsed = time.perf_counter() - started
         error = _status_error(status, retry_after)
         if error is not None:
             raise error
         try:
-            body = orjson.loads(content)
+            completion = orjson.loads(content)
         except orjson.JSONDecodeError as exc:
             raise UpstreamFailedError("upstream body is not JSON") from exc
-        if not isinstance(body, dict):
+        if not isinstance(completion, dict):
             raise UpstreamFailedError("upstream body is not a JSON object")
-        if body.get("error") is not None:  # a 200 carrying an error: its text is the provider's
+        if completion.get("error") is not None:  # a 200 carrying an error: the provider's text
             raise UpstreamFailedError("upstream error object in a 200 answer")
-        return body, elapsed
+        return completion, elapsed
 
     @asynccontextmanager
     async def stream_chat_completion(
@@ -191,30 +132,24 @@ class UpstreamClient:
         """Open a streamed completion; yields its whole events as they arrive.
 
         Errors before the first byte (status, connect) raise `GatewayError`; leaving the context
-        closes the upstream response, which cancels the provider's work if it was not finished.
+        closes the upstream answer, which cancels the provider's work if it was not finished.
         """
-        response = await self._send(payload)
-        try:
-            error = _status_error(response.status_code, response.headers.get("retry-after"))
+        async with self._upstream.stream(encode_json(payload)) as answer:
+            error = _status_error(answer.status, answer.retry_after)
             if error is not None:
                 raise error
-            yield _events(response.aiter_raw(), EventFramer(self._max_event_bytes))
-        finally:
-            await response.aclose()
+            yield _events(answer.chunks, EventFramer(self._max_event_bytes))
 
 
 async def _events(chunks: AsyncIterator[bytes], framer: EventFramer) -> AsyncIterator[bytes]:
-    """The stream's whole events; transport failures mid-stream, error events and events past
-    the bound raise `GatewayError`."""
-    try:
-        async for chunk in chunks:
-            events = framer.feed(chunk)
-            if events:
-                yield events
-            if framer.error is not None:
-                raise framer.error
-    except httpx.HTTPError as exc:
-        raise _translate(exc) from exc
+    """The stream's whole events; error events and events past the bound raise `GatewayError`
+    (as does the transfer itself, failing midway)."""
+    async for chunk in chunks:
+        events = framer.feed(chunk)
+        if events:
+            yield events
+        if framer.error is not None:
+            raise framer.error
     rest = framer.rest()
     if rest:
         yield rest

@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import hmac
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import httpx
 import pytest
 import yaml
 
 from gateway.settings import SettingsError, load_settings
-from tests.unit.gateway.conftest import INFER_BODY, completion, upstream
-
-if TYPE_CHECKING:
-    from tests.unit.gateway.conftest import GatewayClient
+from tests.unit.gateway.conftest import INFER_BODY, answer_ok, gateway_client
+from tests.unit.gateway.fake_provider import FakeProvider
 
 pytestmark = pytest.mark.anyio
 KEYS = "key-alpha-0123456789,key-beta-9876543210"
 COMPOSE = Path(__file__).parents[3] / "docker-compose.prod.yml"
-
-
-def ok(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(200, json=completion())
 
 
 @pytest.mark.parametrize(
@@ -37,21 +30,13 @@ def ok(request: httpx.Request) -> httpx.Response:
         pytest.param({"x-api-key": "key-beta-9876543210"}, 200, id="x-api-key"),
     ],
 )
-async def test_api_routes_need_one_of_the_keys(
-    headers: dict[str, str], status: int, gateway_client: GatewayClient
-) -> None:
+async def test_api_routes_need_one_of_the_keys(headers: dict[str, str], status: int) -> None:
     """With GATEWAY_API_KEYS set, only a listed key (Bearer or X-API-Key) reaches the provider."""
-    calls = 0
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
-        return ok(request)
-
-    async with gateway_client(upstream(handler), gateway_api_keys=KEYS) as client:
+    provider = FakeProvider(answer_ok)
+    async with gateway_client(provider, gateway_api_keys=KEYS) as client:
         response = await client.post("/v1/infer", json=INFER_BODY, headers=headers)
     assert response.status_code == status
-    assert calls == (1 if status == 200 else 0)
+    assert len(provider.bodies) == (1 if status == 200 else 0)
     if status == 401:
         assert response.headers["www-authenticate"] == "Bearer"
         assert response.json() == {
@@ -69,27 +54,27 @@ async def test_api_routes_need_one_of_the_keys(
     ],
 )
 async def test_probes_stay_open_and_operations_follow_their_setting(
-    overrides: dict[str, Any], protected: set[str], gateway_client: GatewayClient
+    overrides: dict[str, Any], protected: set[str]
 ) -> None:
     """/live and /ready never ask for a key; /metrics and the docs do unless opened."""
     paths = ["/live", "/ready", "/metrics", "/docs", "/openapi.json"]
-    async with gateway_client(upstream(ok), gateway_api_keys=KEYS, **overrides) as client:
+    async with gateway_client(
+        FakeProvider(answer_ok), gateway_api_keys=KEYS, **overrides
+    ) as client:
         statuses = {path: (await client.get(path)).status_code for path in paths}
     assert {path for path, status in statuses.items() if status == 401} == protected
     assert all(status == 200 for path, status in statuses.items() if path not in protected)
 
 
-async def test_without_keys_nothing_is_asked(gateway_client: GatewayClient) -> None:
+async def test_without_keys_nothing_is_asked() -> None:
     """GATEWAY_API_KEYS unset: the gateway stays open, as it always was."""
-    async with gateway_client(upstream(ok)) as client:
+    async with gateway_client(FakeProvider(answer_ok)) as client:
         responses = [await client.post("/v1/infer", json=INFER_BODY)]
         responses += [await client.get(path) for path in ("/metrics", "/openapi.json")]
     assert [r.status_code for r in responses] == [200, 200, 200]
 
 
-async def test_every_key_is_compared(
-    monkeypatch: pytest.MonkeyPatch, gateway_client: GatewayClient
-) -> None:
+async def test_every_key_is_compared(monkeypatch: pytest.MonkeyPatch) -> None:
     """The check compares against every key even when the first matches (no early exit)."""
     compared: list[bytes] = []
     compare = hmac.compare_digest
@@ -99,7 +84,9 @@ async def test_every_key_is_compared(
         return compare(a, b)
 
     monkeypatch.setattr(hmac, "compare_digest", counting)
-    async with gateway_client(upstream(ok), gateway_api_keys=KEYS + ",key-third-55555") as client:
+    async with gateway_client(
+        FakeProvider(answer_ok), gateway_api_keys=KEYS + ",key-third-55555"
+    ) as client:
         headers = {"authorization": "Bearer key-alpha-0123456789"}
         response = await client.post("/v1/infer", json=INFER_BODY, headers=headers)
     assert response.status_code == 200

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 from starlette.types import Message
 
 from gateway.body import BodyReader, BodyTimeoutError, BodyTooLargeError, ClientDisconnectedError
-from tests.unit.gateway.conftest import INFER_BODY
-
-if TYPE_CHECKING:
-    from tests.unit.conftest import RunningMock
-    from tests.unit.gateway.conftest import ServingGateway
+from tests.unit.conftest import serve_mock as running_mock
+from tests.unit.gateway.conftest import INFER_BODY, serving_gateway
 
 pytestmark = pytest.mark.anyio
 
@@ -32,9 +28,7 @@ async def stalled_upload(base_url: str) -> tuple[asyncio.StreamReader, asyncio.S
     return reader, writer
 
 
-async def test_stalled_uploads_hold_no_slot_and_get_408(
-    running_mock: RunningMock, serving_gateway: ServingGateway
-) -> None:
+async def test_stalled_uploads_hold_no_slot_and_get_408() -> None:
     """With MAX_CONCURRENCY=2, two stalled uploads lock nobody out and are answered 408."""
     async with (
         running_mock(latency_ms=0) as url,
@@ -60,9 +54,7 @@ async def test_stalled_uploads_hold_no_slot_and_get_408(
     assert 0.9 < waited < 3
 
 
-async def test_a_body_over_the_limit_is_413_before_admission(
-    running_mock: RunningMock, serving_gateway: ServingGateway
-) -> None:
+async def test_a_body_over_the_limit_is_413_before_admission() -> None:
     """A body past 8 MiB is refused with 413 and the connection closed."""
     async with (
         running_mock(latency_ms=0) as url,

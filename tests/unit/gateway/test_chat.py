@@ -6,35 +6,30 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
 
+import aiohttp
 import httpx
 import pytest
 
-from tests.unit.gateway.conftest import completion, upstream
-
-if TYPE_CHECKING:
-    from tests.unit.conftest import RunningMock
-    from tests.unit.gateway.conftest import GatewayClient, ServingGateway
+from gateway.pool import aiohttp_error
+from tests.unit.conftest import serve_mock as running_mock
+from tests.unit.gateway.conftest import answer_ok, completion, gateway_client, serving_gateway
+from tests.unit.gateway.fake_provider import FakeProvider, Reply
 
 pytestmark = pytest.mark.anyio
 CHAT = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 16}
 
 
-async def test_non_streaming_requests_pass_through(gateway_client: GatewayClient) -> None:
+async def test_non_streaming_requests_pass_through() -> None:
     """The body reaches the provider with unknown OpenAI fields intact; the answer comes back."""
-    sent: list[dict[str, object]] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        sent.append(json.loads(request.content))
-        return httpx.Response(200, json=completion("pong"))
-
-    async with gateway_client(upstream(handler), target_model="house") as client:
+    provider = FakeProvider(lambda body: Reply.json(completion("pong")))
+    async with gateway_client(provider, target_model="house") as client:
         response = await client.post(
             "/v1/chat/completions", json={**CHAT, "top_p": 0.5, "user": "u1"}
         )
     assert response.status_code == 200
     assert response.json()["choices"][0]["message"]["content"] == "pong"
+    sent = [json.loads(body) for body in provider.bodies]
     assert sent == [{**CHAT, "model": "house", "top_p": 0.5, "user": "u1"}]
 
 
@@ -47,18 +42,14 @@ async def test_non_streaming_requests_pass_through(gateway_client: GatewayClient
         pytest.param({**CHAT, "temperature": 9}, id="too-hot"),
     ],
 )
-async def test_invalid_chat_bodies_are_422(
-    body: dict[str, object], gateway_client: GatewayClient
-) -> None:
+async def test_invalid_chat_bodies_are_422(body: dict[str, object]) -> None:
     """The fields the gateway relies on are validated before any upstream call."""
-    async with gateway_client(upstream(lambda r: httpx.Response(500))) as client:
+    async with gateway_client(FakeProvider(lambda body: Reply(500))) as client:
         response = await client.post("/v1/chat/completions", json=body)
     assert response.status_code == 422
 
 
-async def test_stream_chunks_are_relayed_as_they_arrive(
-    running_mock: RunningMock, serving_gateway: ServingGateway
-) -> None:
+async def test_stream_chunks_are_relayed_as_they_arrive() -> None:
     """Each SSE event reaches the client about when the provider sent it, not at the end."""
     settings = {"latency_ms": 50, "tokens_per_s": 20, "completion_tokens": 6}
     async with (
@@ -79,9 +70,7 @@ async def test_stream_chunks_are_relayed_as_they_arrive(
     assert arrivals[-1] - arrivals[0] >= 0.2  # spread out at the provider's 20 tokens/s
 
 
-async def test_a_client_that_leaves_cancels_the_upstream_stream(
-    running_mock: RunningMock, serving_gateway: ServingGateway
-) -> None:
+async def test_a_client_that_leaves_cancels_the_upstream_stream() -> None:
     """Closing the client stream closes the provider's stream and frees the pool slot."""
     settings = {"latency_ms": 0, "tokens_per_s": 20, "completion_tokens": 200}
     async with (
@@ -106,35 +95,25 @@ async def test_a_client_that_leaves_cancels_the_upstream_stream(
     assert "gateway_upstream_pool_connections_in_use 0.0" in metrics
 
 
-async def test_a_refused_stream_is_an_http_status(gateway_client: GatewayClient) -> None:
+async def test_a_refused_stream_is_an_http_status() -> None:
     """When the provider refuses before streaming, the client gets the mapped status."""
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(429, headers={"retry-after": "3"})
-
-    async with gateway_client(upstream(handler)) as client:
+    async with gateway_client(FakeProvider(lambda body: Reply(429, retry_after="3"))) as client:
         response = await client.post("/v1/chat/completions", json={**CHAT, "stream": True})
     assert response.status_code == 429
     assert response.headers["retry-after"] == "3"
 
 
-class _BrokenStream(httpx.AsyncByteStream):
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        yield b'data: {"choices": []}\n\n'
-        raise httpx.ReadError("connection reset by peer")
+async def _broken_stream() -> AsyncIterator[bytes]:
+    """A stream whose transfer fails after one event, as the pool reports it."""
+    yield b'data: {"choices": []}\n\n'
+    reset = aiohttp.ClientOSError(104, "connection reset by peer")
+    raise aiohttp_error(reset, reading=True)
 
 
-async def test_a_stream_broken_midway_ends_with_an_error_event(
-    gateway_client: GatewayClient,
-) -> None:
+async def test_a_stream_broken_midway_ends_with_an_error_event() -> None:
     """A provider failure mid-stream ends the stream with an error event, no upstream detail."""
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(
-            200, stream=_BrokenStream(), headers={"content-type": "text/event-stream"}
-        )
-
-    async with gateway_client(upstream(handler)) as client:
+    provider = FakeProvider(lambda body: Reply(chunks=_broken_stream()))
+    async with gateway_client(provider) as client:
         response = await client.post("/v1/chat/completions", json={**CHAT, "stream": True})
     events = [line[6:] for line in response.text.splitlines() if line.startswith("data: ")]
     assert events[0] == '{"choices": []}'
@@ -144,30 +123,22 @@ async def test_a_stream_broken_midway_ends_with_an_error_event(
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
-async def test_integers_beyond_64_bits_pass_through(
-    stream: bool, gateway_client: GatewayClient
-) -> None:
+async def test_integers_beyond_64_bits_pass_through(stream: bool) -> None:
     """JSON allows any integer; a huge one in a pass-through field reaches the provider intact."""
-    sent: list[bytes] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        sent.append(request.content)
-        if stream:
-            return httpx.Response(200, stream=httpx.ByteStream(b"data: [DONE]\n\n"))
-        return httpx.Response(200, json=completion())
-
+    reply = Reply(body=b"data: [DONE]\n\n") if stream else Reply.json(completion())
+    provider = FakeProvider(lambda body: reply)
     huge = 776242939553628759995187200
     body = {**CHAT, "stream": stream, "metadata": {"n": huge}, "temperature": 0}
-    async with gateway_client(upstream(handler)) as client:
+    async with gateway_client(provider) as client:
         response = await client.post("/v1/chat/completions", json=body)
     assert response.status_code == 200
-    assert json.loads(sent[0])["metadata"]["n"] == huge
+    assert json.loads(provider.bodies[0])["metadata"]["n"] == huge
 
 
-async def test_lone_surrogates_are_a_422(gateway_client: GatewayClient) -> None:
+async def test_lone_surrogates_are_a_422() -> None:
     """Text that is not Unicode (a lone surrogate escape) is refused before any upstream call."""
     body = b'{"messages": [{"role": "user", "content": "bad \\ud83a text"}]}'
-    async with gateway_client(upstream(lambda r: httpx.Response(500))) as client:
+    async with gateway_client(FakeProvider(lambda body: Reply(500))) as client:
         response = await client.post(
             "/v1/chat/completions", content=body, headers={"content-type": "application/json"}
         )
@@ -187,48 +158,34 @@ async def test_lone_surrogates_are_a_422(gateway_client: GatewayClient) -> None:
     ],
 )
 async def test_every_field_that_multiplies_cost_is_capped(
-    extra: dict[str, object], field: str, gateway_client: GatewayClient
+    extra: dict[str, object], field: str
 ) -> None:
     """Output length and choice counts past the caps are a 422 naming the field, never sent."""
-    calls = 0
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
-        return httpx.Response(200, json=completion())
-
-    async with gateway_client(upstream(handler)) as client:
+    provider = FakeProvider(answer_ok)
+    async with gateway_client(provider) as client:
         response = await client.post("/v1/chat/completions", json={**CHAT, **extra})
     assert response.status_code == 422
     assert [error["loc"] for error in response.json()["detail"]] == [["body", field]]
-    assert calls == 0
+    assert provider.bodies == []
 
 
-async def test_cost_fields_within_the_caps_pass_through(gateway_client: GatewayClient) -> None:
+async def test_cost_fields_within_the_caps_pass_through() -> None:
     """Allowed values of the capped fields reach the provider unchanged."""
-    sent: list[dict[str, object]] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        sent.append(json.loads(request.content))
-        return httpx.Response(200, json=completion())
-
+    provider = FakeProvider(answer_ok)
     extra = {"max_completion_tokens": 4096, "n": 8, "best_of": 8, "min_tokens": 1}
-    async with gateway_client(upstream(handler)) as client:
+    async with gateway_client(provider) as client:
         response = await client.post("/v1/chat/completions", json={**CHAT, **extra})
     assert response.status_code == 200
-    assert sent[0] == {**CHAT, **extra, "model": "gpt-4o-mini"}
+    assert json.loads(provider.bodies[0]) == {**CHAT, **extra, "model": "gpt-4o-mini"}
 
 
 PROVIDER_SECRET = "acct 7731 over quota, key sk-live-provider-internal"
 
 
-async def test_an_error_object_in_a_200_answer_is_mapped(gateway_client: GatewayClient) -> None:
+async def test_an_error_object_in_a_200_answer_is_mapped() -> None:
     """A 200 whose body is an error object is a 502 without the provider's text."""
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"error": {"message": PROVIDER_SECRET}})
-
-    async with gateway_client(upstream(handler)) as client:
+    provider = FakeProvider(lambda body: Reply.json({"error": {"message": PROVIDER_SECRET}}))
+    async with gateway_client(provider) as client:
         response = await client.post("/v1/chat/completions", json={**CHAT, "temperature": 0})
     assert response.status_code == 502
     assert "quota" not in response.text and "sk-live" not in response.text
@@ -245,17 +202,11 @@ async def test_an_error_object_in_a_200_answer_is_mapped(gateway_client: Gateway
         ),
     ],
 )
-async def test_error_events_in_a_stream_are_mapped(
-    event: bytes, gateway_client: GatewayClient
-) -> None:
+async def test_error_events_in_a_stream_are_mapped(event: bytes) -> None:
     """A provider's error event mid-stream becomes the gateway's own; its text stays out."""
     first = b'data: {"choices": [{"delta": {"content": "error \\"error\\""}}]}\n\n'
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        chunks = [first, event[:20], event[20:], b"data: [DONE]\n\n"]
-        return httpx.Response(200, stream=_Chunks(chunks))
-
-    async with gateway_client(upstream(handler)) as client:
+    chunks = [first, event[:20], event[20:], b"data: [DONE]\n\n"]
+    async with gateway_client(FakeProvider(lambda body: Reply(chunks=chunks))) as client:
         response = await client.post("/v1/chat/completions", json={**CHAT, "stream": True})
     events = [line[6:] for line in response.text.splitlines() if line.startswith("data: ")]
     assert events[0] == first.decode()[6:-2]
@@ -264,25 +215,13 @@ async def test_error_events_in_a_stream_are_mapped(
     assert "quota" not in response.text and "sk-live" not in response.text
 
 
-async def test_a_stream_event_past_the_bound_ends_the_stream(gateway_client: GatewayClient) -> None:
+async def test_a_stream_event_past_the_bound_ends_the_stream() -> None:
     """An event that never ends is not buffered past UPSTREAM_MAX_EVENT_BYTES."""
     endless = [b'data: {"choices": []}\n\n', b"data: ", *[b"x" * 4096] * 64]
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, stream=_Chunks(endless))
-
-    async with gateway_client(upstream(handler), upstream_max_event_bytes=65536) as client:
+    provider = FakeProvider(lambda body: Reply(chunks=endless))
+    async with gateway_client(provider, upstream_max_event_bytes=65536) as client:
         response = await client.post("/v1/chat/completions", json={**CHAT, "stream": True})
     events = [line[6:] for line in response.text.splitlines() if line.startswith("data: ")]
     assert events[0] == '{"choices": []}'
     assert json.loads(events[-1])["error"]["message"] == "upstream provider failed"
     assert len(response.content) < 1000
-
-
-class _Chunks(httpx.AsyncByteStream):
-    def __init__(self, chunks: list[bytes]) -> None:
-        self._chunks = chunks
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self._chunks:
-            yield chunk

@@ -5,18 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
 import uvloop
 
 from gateway.h1 import H1Error, H1Pool
-
-if TYPE_CHECKING:
-    from tests.unit.conftest import RunningMock
+from tests.unit.conftest import serve_mock as running_mock
+from tests.unit.gateway.raw_server import raw_server
 
 BODY = json.dumps({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}).encode()
 HEADERS = [("Content-Type", "application/json"), ("Authorization", "Bearer sk-test")]
@@ -36,7 +33,7 @@ async def stats(url: str) -> dict[str, int]:
 
 
 @pytest.mark.anyio
-async def test_answers_are_read_whole_and_connections_kept_alive(running_mock: RunningMock) -> None:
+async def test_answers_are_read_whole_and_connections_kept_alive() -> None:
     """Three calls in a row: three complete answers over one connection."""
     async with running_mock(latency_ms=0) as url:
         pool, head = pool_for(url)
@@ -49,7 +46,7 @@ async def test_answers_are_read_whole_and_connections_kept_alive(running_mock: R
 
 
 @pytest.mark.anyio
-async def test_retry_after_is_read_from_the_answer(running_mock: RunningMock) -> None:
+async def test_retry_after_is_read_from_the_answer() -> None:
     """A 429 comes back with its status and Retry-After; the connection stays usable."""
     async with running_mock(latency_ms=0) as url:
         async with httpx.AsyncClient() as admin:
@@ -70,9 +67,7 @@ async def test_retry_after_is_read_from_the_answer(running_mock: RunningMock) ->
     ],
 )
 @pytest.mark.anyio
-async def test_provider_failures_are_typed_errors(
-    faults: dict[str, object], kind: str, running_mock: RunningMock
-) -> None:
+async def test_provider_failures_are_typed_errors(faults: dict[str, object], kind: str) -> None:
     """A reset connection and stalled headers raise H1Error of the matching kind."""
     async with running_mock(latency_ms=0) as url:
         async with httpx.AsyncClient() as admin:
@@ -102,7 +97,7 @@ async def concurrent_reaches(url: str, count: int, within_s: float = 5.0) -> Non
 
 
 @pytest.mark.anyio
-async def test_a_cancelled_call_closes_its_connection(running_mock: RunningMock) -> None:
+async def test_a_cancelled_call_closes_its_connection() -> None:
     """The caller leaves: the connection is closed (the provider sees the cancel) and dropped."""
     async with running_mock(latency_ms=2000) as url:
         pool, head = pool_for(url)
@@ -113,29 +108,6 @@ async def test_a_cancelled_call_closes_its_connection(running_mock: RunningMock)
             await call
         await concurrent_reaches(url, 0, within_s=1.0)  # well before the 2 s answer
         assert pool.idle == 0
-
-
-@asynccontextmanager
-async def raw_server(answer: bytes) -> AsyncIterator[int]:
-    """A server that reads a request and writes `answer` as is, then keeps the socket open."""
-
-    writers: list[asyncio.StreamWriter] = []
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writers.append(writer)
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(answer)
-        await writer.drain()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        server.close()
-        for writer in writers:
-            writer.close()
-            await writer.wait_closed()
-        await server.wait_closed()
 
 
 @pytest.mark.parametrize(
@@ -158,8 +130,8 @@ async def test_framing_and_keep_alive_follow_the_answer(
     answer: bytes, expected: tuple[int, bytes, int]
 ) -> None:
     """Chunked bodies are joined; `Connection: close` answers are not pooled."""
-    async with raw_server(answer) as port:
-        pool = H1Pool("http", "127.0.0.1", port, 4)
+    async with raw_server(answer) as server:
+        pool = H1Pool("http", "127.0.0.1", server.port, 4)
         status, _, body = await pool.post(pool.head("/", HEADERS), BODY, 1.0, 1.0)
         assert (status, body, pool.idle) == expected
         pool.close()
@@ -168,8 +140,8 @@ async def test_framing_and_keep_alive_follow_the_answer(
 @pytest.mark.anyio
 async def test_a_malformed_answer_is_a_protocol_error() -> None:
     """Garbage instead of HTTP is a protocol error, not a hang."""
-    async with raw_server(b"NOT HTTP AT ALL\r\n\r\n") as port:
-        pool = H1Pool("http", "127.0.0.1", port, 4)
+    async with raw_server(b"NOT HTTP AT ALL\r\n\r\n") as server:
+        pool = H1Pool("http", "127.0.0.1", server.port, 4)
         with pytest.raises(H1Error) as caught:
             await pool.post(pool.head("/", HEADERS), BODY, 1.0, 1.0)
     assert caught.value.kind == "protocol"
@@ -179,9 +151,9 @@ def run_on_uvloop(test: Callable[[], Awaitable[None]]) -> None:
     uvloop.run(test())  # type: ignore[arg-type]
 
 
-def test_works_on_uvloop_as_the_gateway_serves(running_mock: RunningMock) -> None:
+def test_works_on_uvloop_as_the_gateway_serves() -> None:
     """The gateway runs on uvloop (whose transports are not asyncio's classes): same answers."""
-    run_on_uvloop(lambda: test_answers_are_read_whole_and_connections_kept_alive(running_mock))
+    run_on_uvloop(test_answers_are_read_whole_and_connections_kept_alive)
 
 
 @pytest.mark.parametrize(
@@ -197,8 +169,8 @@ def test_works_on_uvloop_as_the_gateway_serves(running_mock: RunningMock) -> Non
 @pytest.mark.anyio
 async def test_an_answer_past_the_limit_is_refused(answer: bytes) -> None:
     """A body past `max_body_bytes` fails at once as `too_large`; the connection is dropped."""
-    async with raw_server(answer) as port:
-        pool = H1Pool("http", "127.0.0.1", port, 4, max_body_bytes=1000)
+    async with raw_server(answer) as server:
+        pool = H1Pool("http", "127.0.0.1", server.port, 4, max_body_bytes=1000)
         with pytest.raises(H1Error) as caught:
             await pool.post(pool.head("/", HEADERS), BODY, 1.0, 1.0)
         assert pool.idle == 0

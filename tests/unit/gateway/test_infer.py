@@ -3,31 +3,25 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import httpx
 import pytest
 
-from tests.unit.gateway.conftest import INFER_BODY, TOKEN, completion, upstream
-
-if TYPE_CHECKING:
-    from tests.unit.conftest import RunningMock
-    from tests.unit.gateway.conftest import GatewayClient
+from gateway.h1 import ErrorKind, H1Error
+from gateway.pool import lean_error
+from tests.unit.conftest import serve_mock as running_mock
+from tests.unit.gateway.conftest import INFER_BODY, answer_ok, completion, gateway_client
+from tests.unit.gateway.fake_provider import FakeProvider, Reply
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_infer_maps_the_seed_contract_to_an_openai_call(
-    gateway_client: GatewayClient,
-) -> None:
-    """The request becomes an OpenAI chat completion with the token; the answer maps back."""
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, json=completion("hi there", total=21, model="gpt-x-2024"))
-
-    async with gateway_client(upstream(handler)) as client:
+async def test_infer_maps_the_seed_contract_to_an_openai_call() -> None:
+    """The request becomes an OpenAI chat completion; the answer maps back."""
+    provider = FakeProvider(
+        lambda body: Reply.json(completion("hi there", total=21, model="gpt-x-2024"))
+    )
+    async with gateway_client(provider) as client:
         response = await client.post("/v1/infer", json={**INFER_BODY, "target_model": "gpt-x"})
 
     assert response.status_code == 200
@@ -36,34 +30,25 @@ async def test_infer_maps_the_seed_contract_to_an_openai_call(
         "model_version": "gpt-x-2024",
         "token_consumption": 21,
     }
-    sent = json.loads(seen[0].content)
-    assert seen[0].url.path == "/v1/chat/completions"
-    assert seen[0].headers["authorization"] == f"Bearer {TOKEN}"
-    assert sent == {
-        "model": "gpt-x",
-        "messages": [{"role": "user", "content": "Say hello"}],
-        "max_tokens": 32,
-        "temperature": 0.5,
-    }
+    assert [json.loads(body) for body in provider.bodies] == [
+        {
+            "model": "gpt-x",
+            "messages": [{"role": "user", "content": "Say hello"}],
+            "max_tokens": 32,
+            "temperature": 0.5,
+        }
+    ]
 
 
-async def test_infer_defaults_to_the_configured_model(gateway_client: GatewayClient) -> None:
+async def test_infer_defaults_to_the_configured_model() -> None:
     """Without target_model the request goes to TARGET_MODEL."""
-    models: list[str] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        models.append(json.loads(request.content)["model"])
-        return httpx.Response(200, json=completion())
-
-    async with gateway_client(upstream(handler), target_model="house-model") as client:
+    provider = FakeProvider(answer_ok)
+    async with gateway_client(provider, target_model="house-model") as client:
         await client.post("/v1/infer", json=INFER_BODY)
-    assert models == ["house-model"]
+    assert [json.loads(body)["model"] for body in provider.bodies] == ["house-model"]
 
 
-async def test_infer_through_the_mock_provider_over_the_real_transport(
-    running_mock: RunningMock,
-    gateway_client: GatewayClient,
-) -> None:
+async def test_infer_through_the_mock_provider_over_the_real_transport() -> None:
     """Gateway (aiohttp-backed pool) and the mock provider on loopback agree on the contract."""
     async with (
         running_mock(latency_ms=0, completion_tokens=10) as url,
@@ -100,26 +85,20 @@ async def test_infer_through_the_mock_provider_over_the_real_transport(
     ],
 )
 async def test_invalid_bodies_get_422_with_the_field_named(
-    body: dict[str, Any], field: str, gateway_client: GatewayClient
+    body: dict[str, Any], field: str
 ) -> None:
     """Bad request bodies are refused before any upstream call, naming the field."""
-    calls = 0
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
-        return httpx.Response(200, json=completion())
-
-    async with gateway_client(upstream(handler)) as client:
+    provider = FakeProvider(answer_ok)
+    async with gateway_client(provider) as client:
         response = await client.post("/v1/infer", json=body)
     assert response.status_code == 422
     assert field in json.dumps(response.json()["detail"])
-    assert calls == 0
+    assert provider.bodies == []
 
 
-async def test_non_json_body_is_a_422(gateway_client: GatewayClient) -> None:
+async def test_non_json_body_is_a_422() -> None:
     """A body that is not JSON is a validation error, not a crash."""
-    async with gateway_client(upstream(lambda r: httpx.Response(200, json=completion()))) as client:
+    async with gateway_client(FakeProvider(answer_ok)) as client:
         response = await client.post(
             "/v1/infer", content=b"{not json", headers={"content-type": "application/json"}
         )
@@ -140,59 +119,44 @@ UPSTREAM_SECRET_BODY = '{"error": "invalid key sk-live-provider-internal", "trac
     ],
 )
 async def test_upstream_failures_map_without_leaking(
-    upstream_status: int, gateway_status: int, gateway_client: GatewayClient
+    upstream_status: int, gateway_status: int
 ) -> None:
-    """Provider errors become a generic 502: no upstream body or header reaches the client."""
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(
-            upstream_status, text=UPSTREAM_SECRET_BODY, headers={"x-provider-internal": "node-7"}
-        )
-
-    async with gateway_client(upstream(handler)) as client:
+    """Provider errors become a generic 502: no upstream body reaches the client."""
+    provider = FakeProvider(lambda body: Reply(upstream_status, UPSTREAM_SECRET_BODY.encode()))
+    async with gateway_client(provider) as client:
         response = await client.post("/v1/infer", json=INFER_BODY)
     assert response.status_code == gateway_status
     assert "sk-live" not in response.text and "db01" not in response.text
-    assert "x-provider-internal" not in response.headers
     assert response.json()["request_id"] == response.headers["x-request-id"]
 
 
-async def test_upstream_429_passes_retry_after(gateway_client: GatewayClient) -> None:
+async def test_upstream_429_passes_retry_after() -> None:
     """A provider 429 stays a 429 and its Retry-After reaches the client."""
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(429, text="slow down", headers={"retry-after": "7"})
-
-    async with gateway_client(upstream(handler)) as client:
+    provider = FakeProvider(lambda body: Reply(429, b"slow down", retry_after="7"))
+    async with gateway_client(provider) as client:
         response = await client.post("/v1/infer", json=INFER_BODY)
     assert response.status_code == 429
     assert response.headers["retry-after"] == "7"
 
 
 @pytest.mark.parametrize(
-    ("error", "status"),
+    ("kind", "status", "message"),
     [
-        pytest.param(httpx.ReadTimeout("read timed out"), 504, id="read-timeout"),
-        pytest.param(httpx.ConnectTimeout("connect timed out"), 504, id="connect-timeout"),
-        pytest.param(httpx.ConnectError("refused"), 502, id="connect-error"),
-        pytest.param(httpx.ReadError("connection reset by peer"), 502, id="reset"),
-        pytest.param(httpx.RemoteProtocolError("server hung up"), 502, id="protocol"),
-        pytest.param(httpx.PoolTimeout("pool"), 503, id="pool-exhausted"),
+        pytest.param("read_timeout", 504, "upstream provider timed out", id="read-timeout"),
+        pytest.param("connect_timeout", 504, "upstream provider timed out", id="connect-timeout"),
+        pytest.param("connect", 502, "upstream provider failed", id="connect-error"),
+        pytest.param("protocol", 502, "upstream provider failed", id="reset"),
+        pytest.param("too_large", 502, "upstream provider failed", id="too-large"),
     ],
 )
-async def test_transport_failures_are_mapped(
-    error: Exception, status: int, gateway_client: GatewayClient
-) -> None:
-    """Timeouts are 504, resets and refusals 502, an exhausted pool a fast 503."""
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise error
-
-    async with gateway_client(upstream(handler)) as client:
+async def test_transport_failures_are_mapped(kind: ErrorKind, status: int, message: str) -> None:
+    """The pool's failures answer 504 (timeouts) or 502 with the public message, no detail."""
+    error = lean_error(H1Error(kind, "reset by 10.0.0.7"))
+    async with gateway_client(FakeProvider(lambda body: Reply(error=error))) as client:
         response = await client.post("/v1/infer", json=INFER_BODY)
     assert response.status_code == status
-    if status == 503:
-        assert response.headers["retry-after"] == "1"
+    assert response.json()["error"] == message
+    assert "10.0.0.7" not in response.text
 
 
 @pytest.mark.parametrize(
@@ -203,15 +167,9 @@ async def test_transport_failures_are_mapped(
         pytest.param(b'{"choices": []}', id="no-choices"),
     ],
 )
-async def test_malformed_upstream_answers_are_502(
-    body: bytes, gateway_client: GatewayClient
-) -> None:
+async def test_malformed_upstream_answers_are_502(body: bytes) -> None:
     """An upstream 200 that is not a completion is an upstream failure, not a 500."""
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=body)
-
-    async with gateway_client(upstream(handler)) as client:
+    async with gateway_client(FakeProvider(lambda _: Reply(body=body))) as client:
         response = await client.post("/v1/infer", json=INFER_BODY)
     assert response.status_code == 502
 
@@ -229,36 +187,16 @@ async def test_malformed_upstream_answers_are_502(
         pytest.param("Wed, 21 Oct 2015 07:28:00 GMT", "1", id="http-date"),
     ],
 )
-async def test_provider_retry_after_is_clamped(
-    raw: str, sent: str, gateway_client: GatewayClient
-) -> None:
+async def test_provider_retry_after_is_clamped(raw: str, sent: str) -> None:
     """The provider's Retry-After reaches the client as 1..3600 whole seconds, whatever it was."""
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(429, headers={"retry-after": raw})
-
-    async with gateway_client(upstream(handler)) as client:
+    async with gateway_client(FakeProvider(lambda body: Reply(429, retry_after=raw))) as client:
         response = await client.post("/v1/infer", json=INFER_BODY)
     assert response.status_code == 429
     assert response.headers["retry-after"] == sent
 
 
-async def test_an_oversized_provider_answer_is_502(gateway_client: GatewayClient) -> None:
-    """An answer past UPSTREAM_MAX_RESPONSE_BYTES is refused as a provider failure."""
-    big = json.dumps(completion("x" * 70_000)).encode()
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=big)
-
-    async with gateway_client(upstream(handler), upstream_max_response_bytes=65536) as client:
-        response = await client.post("/v1/infer", json=INFER_BODY)
-    assert response.status_code == 502
-
-
-async def test_an_oversized_answer_over_the_real_pool_is_502(
-    running_mock: RunningMock, gateway_client: GatewayClient
-) -> None:
-    """Through the lean client too, an answer past the limit is a 502, not a growing buffer."""
+async def test_an_oversized_answer_over_the_real_pool_is_502() -> None:
+    """An answer past UPSTREAM_MAX_RESPONSE_BYTES is a 502, not a growing buffer."""
     async with (
         running_mock(latency_ms=0, completion_tokens=4000) as url,
         gateway_client(None, upstream_base_url=url, upstream_max_response_bytes=4096) as client,
@@ -279,11 +217,9 @@ BIG = "y" * 8_000_000
         pytest.param('{"turns": "' + BIG, ["body"], id="not-json"),
     ],
 )
-async def test_a_422_echoes_only_an_excerpt_of_the_input(
-    body: str, loc: list[object], gateway_client: GatewayClient
-) -> None:
+async def test_a_422_echoes_only_an_excerpt_of_the_input(body: str, loc: list[object]) -> None:
     """An invalid 8 MB body gets a short 422: field path, message and an input cut to 100."""
-    async with gateway_client(upstream(lambda r: httpx.Response(200, json=completion()))) as client:
+    async with gateway_client(FakeProvider(answer_ok)) as client:
         response = await client.post(
             "/v1/infer", content=body, headers={"content-type": "application/json"}
         )
@@ -296,10 +232,10 @@ async def test_a_422_echoes_only_an_excerpt_of_the_input(
     assert error["input"].startswith(body[:50] if loc == ["body"] else "y" * 50)
 
 
-async def test_a_422_with_many_errors_stays_short(gateway_client: GatewayClient) -> None:
+async def test_a_422_with_many_errors_stays_short() -> None:
     """Thousands of errors in one body are reported as the first few, each input cut short."""
     turns = [{"role": "robot", "text": "z" * 1000} for _ in range(512)]
-    async with gateway_client(upstream(lambda r: httpx.Response(200, json=completion()))) as client:
+    async with gateway_client(FakeProvider(answer_ok)) as client:
         response = await client.post("/v1/infer", json={"turns": turns})
     detail = response.json()["detail"]
     assert response.status_code == 422

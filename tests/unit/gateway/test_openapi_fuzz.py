@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 import uvicorn
@@ -21,6 +20,7 @@ from hypothesis import strategies as st
 
 from gateway import create_app
 from tests.unit.gateway.conftest import completion, make_settings
+from tests.unit.gateway.fake_provider import FakeProvider, Reply
 
 OPERATIONS = [
     ("POST", "/v1/infer"),
@@ -30,18 +30,18 @@ OPERATIONS = [
 ]
 
 
-def provider(request: httpx.Request) -> httpx.Response:
+def provider(body: bytes) -> Reply:
     """A provider that always answers: every failure the fuzz finds is the gateway's own."""
-    if b'"stream":true' in request.content:
-        chunk = b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\ndata: [DONE]\n\n'
-        events = httpx.ByteStream(chunk)
-        return httpx.Response(200, stream=events, headers={"content-type": "text/event-stream"})
-    return httpx.Response(200, json=completion())
+    if b'"stream":true' in body:
+        return Reply(
+            body=b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\ndata: [DONE]\n\n'
+        )
+    return Reply.json(completion())
 
 
 @pytest.fixture(scope="module")
 def gateway_url() -> Iterator[str]:
-    app = create_app(make_settings(), upstream_transport=httpx.MockTransport(provider))
+    app = create_app(make_settings(), upstream=FakeProvider(provider))
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

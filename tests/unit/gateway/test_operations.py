@@ -5,44 +5,30 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 
 from gateway.cache import ResponseCache, cache_key, is_cacheable
-from tests.unit.gateway.conftest import INFER_BODY, TOKEN, completion, upstream
-
-if TYPE_CHECKING:
-    from tests.unit.gateway.conftest import GatewayClient
+from tests.unit.gateway.conftest import INFER_BODY, TOKEN, answer_ok, gateway_client
+from tests.unit.gateway.fake_provider import FakeProvider, Reply
 
 pytestmark = pytest.mark.anyio
 
 
-def ok(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(200, json=completion())
-
-
-async def test_probes_answer_without_touching_the_upstream(gateway_client: GatewayClient) -> None:
+async def test_probes_answer_without_touching_the_upstream() -> None:
     """/live and /ready are 200 and never call the provider."""
-    calls = 0
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
-        return ok(request)
-
-    async with gateway_client(upstream(handler)) as client:
+    provider = FakeProvider(answer_ok)
+    async with gateway_client(provider) as client:
         live = await client.get("/live")
         ready = await client.get("/ready")
     assert (live.status_code, ready.status_code) == (200, 200)
     assert ready.json() == {"status": "ready"}
-    assert calls == 0
+    assert provider.bodies == []
 
 
-async def test_metrics_count_requests_by_route_and_status(gateway_client: GatewayClient) -> None:
+async def test_metrics_count_requests_by_route_and_status() -> None:
     """/metrics is Prometheus text with request counts and upstream latency."""
-    async with gateway_client(upstream(ok)) as client:
+    async with gateway_client(FakeProvider(answer_ok)) as client:
         await client.post("/v1/infer", json=INFER_BODY)
         await client.post("/v1/infer", json={"turns": []})
         text = (await client.get("/metrics")).text
@@ -52,22 +38,18 @@ async def test_metrics_count_requests_by_route_and_status(gateway_client: Gatewa
     assert "gateway_in_flight_requests 0.0" in text
 
 
-async def test_requests_beyond_max_concurrency_are_shed_at_once(
-    gateway_client: GatewayClient,
-) -> None:
+async def test_requests_beyond_max_concurrency_are_shed_at_once() -> None:
     """With MAX_CONCURRENCY in flight, the next request is an immediate 503 with Retry-After."""
     release = asyncio.Event()
-    entered = 0
 
-    async def slow(request: httpx.Request) -> httpx.Response:
-        nonlocal entered
-        entered += 1
+    async def slow(body: bytes) -> Reply:
         await release.wait()
-        return ok(request)
+        return answer_ok(body)
 
-    async with gateway_client(httpx.MockTransport(slow), max_concurrency=2) as client:
+    provider = FakeProvider(slow)
+    async with gateway_client(provider, max_concurrency=2) as client:
         first = [asyncio.create_task(client.post("/v1/infer", json=INFER_BODY)) for _ in range(2)]
-        while entered < 2:
+        while len(provider.bodies) < 2:
             await asyncio.sleep(0.001)
         shed = await asyncio.wait_for(client.post("/v1/infer", json=INFER_BODY), timeout=1)
         probe = await client.get("/ready")
@@ -81,10 +63,10 @@ async def test_requests_beyond_max_concurrency_are_shed_at_once(
     assert "gateway_shed_requests_total 1.0" in metrics
 
 
-async def test_unreachable_redis_costs_no_error(gateway_client: GatewayClient) -> None:
+async def test_unreachable_redis_costs_no_error() -> None:
     """With Redis down, deterministic requests are still answered (cache outcome: error)."""
     body = {**INFER_BODY, "sampling_temperature": 0}
-    async with gateway_client(upstream(ok), redis_url="redis://127.0.0.1:1/0") as client:
+    async with gateway_client(FakeProvider(answer_ok), redis_url="redis://127.0.0.1:1/0") as client:
         responses = [await client.post("/v1/infer", json=body) for _ in range(2)]
         metrics = (await client.get("/metrics")).text
     assert [r.status_code for r in responses] == [200, 200]
@@ -113,17 +95,13 @@ async def test_disabled_cache_bypasses() -> None:
     assert await cache.set("k", {"a": 1}) is False
 
 
-async def test_the_token_never_reaches_the_logs(
-    caplog: pytest.LogCaptureFixture, gateway_client: GatewayClient
-) -> None:
+async def test_the_token_never_reaches_the_logs(caplog: pytest.LogCaptureFixture) -> None:
     """Neither successful nor failing requests log the provider token."""
 
-    def failing(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(401, text=f"bad token {request.headers['authorization']}")
-
+    echoed = Reply(401, f"bad token Bearer {TOKEN}".encode())  # a provider echoing the header
     caplog.set_level(logging.DEBUG)
     access = io.StringIO()
-    async with gateway_client(upstream(failing), access_stream=access) as client:
+    async with gateway_client(FakeProvider(lambda body: echoed), access_stream=access) as client:
         response = await client.post("/v1/infer", json=INFER_BODY)
     assert response.status_code == 502
     assert "upstream error id=" in caplog.text  # what the provider did was logged
@@ -134,10 +112,10 @@ async def test_the_token_never_reaches_the_logs(
     assert TOKEN not in response.text
 
 
-async def test_one_access_line_per_request(gateway_client: GatewayClient) -> None:
+async def test_one_access_line_per_request() -> None:
     """Each API request writes exactly one line, with its id, route, status and cache outcome."""
     access = io.StringIO()
-    async with gateway_client(upstream(ok), access_stream=access) as client:
+    async with gateway_client(FakeProvider(answer_ok), access_stream=access) as client:
         for _ in range(3):
             await client.post("/v1/infer", json=INFER_BODY, headers={"x-request-id": "abc123"})
         await client.get("/ready")
@@ -156,10 +134,10 @@ async def test_one_access_line_per_request(gateway_client: GatewayClient) -> Non
         pytest.param("caf\u00e9", id="not-ascii"),
     ],
 )
-async def test_unsafe_request_ids_are_replaced(given: str, gateway_client: GatewayClient) -> None:
+async def test_unsafe_request_ids_are_replaced(given: str) -> None:
     """An X-Request-ID outside [A-Za-z0-9._-]{1,64} is replaced by a generated id everywhere."""
     access = io.StringIO()
-    async with gateway_client(upstream(ok), access_stream=access) as client:
+    async with gateway_client(FakeProvider(answer_ok), access_stream=access) as client:
         headers = [(b"x-request-id", given.encode("latin-1"))]
         response = await client.post("/v1/infer", json=INFER_BODY, headers=headers)
     (line,) = access.getvalue().splitlines()
@@ -169,11 +147,11 @@ async def test_unsafe_request_ids_are_replaced(given: str, gateway_client: Gatew
     assert "forged" not in line and "status=200 cache=hit" not in line.split("method=")[0]
 
 
-async def test_safe_request_ids_are_kept(gateway_client: GatewayClient) -> None:
+async def test_safe_request_ids_are_kept() -> None:
     """A request id of the safe alphabet and length comes back and is logged as given."""
     given = "trace-01.A_b" + "9" * 52
     access = io.StringIO()
-    async with gateway_client(upstream(ok), access_stream=access) as client:
+    async with gateway_client(FakeProvider(answer_ok), access_stream=access) as client:
         response = await client.post("/v1/infer", json=INFER_BODY, headers={"x-request-id": given})
     assert response.headers["x-request-id"] == given
     assert f"id={given} " in access.getvalue()
@@ -181,31 +159,22 @@ async def test_safe_request_ids_are_kept(gateway_client: GatewayClient) -> None:
 
 async def test_the_upstream_url_is_logged_without_credentials(
     caplog: pytest.LogCaptureFixture,
-    gateway_client: GatewayClient,
 ) -> None:
     """The start-up line names the provider without its userinfo or query string."""
     caplog.set_level(logging.INFO, logger="gateway")
     url = "http://svc:hunter2@provider.test:8443/base?api_key=sk-query-secret#frag"
-    async with gateway_client(upstream(ok), upstream_base_url=url):
+    async with gateway_client(FakeProvider(answer_ok), upstream_base_url=url):
         pass
     assert "upstream=http://provider.test:8443/base " in caplog.text
     assert "hunter2" not in caplog.text and "sk-query-secret" not in caplog.text
     assert "svc" not in caplog.text
 
 
-async def test_the_model_list_names_the_target_model_without_the_provider(
-    gateway_client: GatewayClient,
-) -> None:
+async def test_the_model_list_names_the_target_model_without_the_provider() -> None:
     """GET /v1/models lists TARGET_MODEL, as OpenAI-compatible clients expect; no upstream call."""
-    calls = 0
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
-        return ok(request)
-
-    async with gateway_client(upstream(handler), target_model="team-model-7") as client:
+    provider = FakeProvider(answer_ok)
+    async with gateway_client(provider, target_model="team-model-7") as client:
         listed = await client.get("/v1/models")
     assert listed.status_code == 200
     assert [m["id"] for m in listed.json()["data"]] == ["team-model-7"]
-    assert calls == 0
+    assert provider.bodies == []

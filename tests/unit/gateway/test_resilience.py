@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
-from tests.unit.gateway.conftest import INFER_BODY, completion
-
-if TYPE_CHECKING:
-    from tests.unit.conftest import RunningMock
-    from tests.unit.gateway.conftest import GatewayClient
+from tests.unit.conftest import serve_mock as running_mock
+from tests.unit.gateway.conftest import INFER_BODY, answer_ok, completion, gateway_client
+from tests.unit.gateway.fake_provider import FakeProvider, Reply
 
 pytestmark = pytest.mark.anyio
 DETERMINISTIC = {**INFER_BODY, "sampling_temperature": 0}
@@ -27,20 +24,16 @@ async def metric_reaches(client: httpx.AsyncClient, line: str) -> None:
         await asyncio.sleep(0.005)
 
 
-async def test_identical_concurrent_requests_share_one_upstream_call(
-    gateway_client: GatewayClient,
-) -> None:
+async def test_identical_concurrent_requests_share_one_upstream_call() -> None:
     """Ten identical deterministic requests in flight together make one provider call."""
-    calls = 0
     release = asyncio.Event()
 
-    async def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
+    async def reply(body: bytes) -> Reply:
         await release.wait()
-        return httpx.Response(200, json=completion("shared"))
+        return Reply.json(completion("shared"))
 
-    async with gateway_client(httpx.MockTransport(handler)) as client:
+    provider = FakeProvider(reply)
+    async with gateway_client(provider) as client:
         tasks = [
             asyncio.create_task(client.post("/v1/infer", json=DETERMINISTIC)) for _ in range(10)
         ]
@@ -48,51 +41,44 @@ async def test_identical_concurrent_requests_share_one_upstream_call(
         release.set()
         responses = await asyncio.gather(*tasks)
         metrics = (await client.get("/metrics")).text
-    assert calls == 1
+    assert len(provider.bodies) == 1
     assert {r.json()["generated_text"] for r in responses} == {"shared"}
     assert "gateway_deduplicated_requests_total 9.0" in metrics
 
 
-async def test_sampled_requests_are_never_shared(gateway_client: GatewayClient) -> None:
+async def test_sampled_requests_are_never_shared() -> None:
     """Requests with temperature above CACHE_MAX_TEMPERATURE each get their own call."""
-    calls = 0
 
-    async def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
+    async def reply(body: bytes) -> Reply:
         await asyncio.sleep(0.02)
-        return httpx.Response(200, json=completion())
+        return Reply.json(completion())
 
-    async with gateway_client(httpx.MockTransport(handler)) as client:
+    provider = FakeProvider(reply)
+    async with gateway_client(provider) as client:
         await asyncio.gather(*(client.post("/v1/infer", json=INFER_BODY) for _ in range(5)))
-    assert calls == 5
+    assert len(provider.bodies) == 5
 
 
-async def test_a_leaving_caller_does_not_cancel_the_shared_call(
-    gateway_client: GatewayClient,
-) -> None:
+async def test_a_leaving_caller_does_not_cancel_the_shared_call() -> None:
     """If the first of two identical requests is cancelled, the second still gets the answer."""
-    release, called = asyncio.Event(), asyncio.Event()
+    release = asyncio.Event()
 
-    async def handler(request: httpx.Request) -> httpx.Response:
-        called.set()
+    async def reply(body: bytes) -> Reply:
         await release.wait()
-        return httpx.Response(200, json=completion("kept"))
+        return Reply.json(completion("kept"))
 
-    async with gateway_client(httpx.MockTransport(handler)) as client:
+    async with gateway_client(FakeProvider(reply)) as client:
         first = asyncio.create_task(client.post("/v1/infer", json=DETERMINISTIC))
-        await asyncio.wait_for(called.wait(), 5)
+        await asyncio.sleep(0.02)
         second = asyncio.create_task(client.post("/v1/infer", json=DETERMINISTIC))
-        await metric_reaches(client, "gateway_deduplicated_requests_total 1.0")
+        await asyncio.sleep(0.02)
         first.cancel()
         release.set()
         response = await second
     assert response.json()["generated_text"] == "kept"
 
 
-async def test_an_exhausted_pool_fails_fast_with_503(
-    running_mock: RunningMock, gateway_client: GatewayClient
-) -> None:
+async def test_an_exhausted_pool_fails_fast_with_503() -> None:
     """With every connection busy, a request waits at most the pool timeout, then gets 503."""
     async with (
         running_mock(latency_ms=800) as url,
@@ -101,7 +87,7 @@ async def test_an_exhausted_pool_fails_fast_with_503(
         ) as client,
     ):
         busy = asyncio.create_task(client.post("/v1/infer", json=INFER_BODY))
-        await metric_reaches(client, "gateway_upstream_pool_connections_in_use 1.0")
+        await asyncio.sleep(0.1)
         started = time.perf_counter()
         refused = await client.post("/v1/infer", json=INFER_BODY)
         waited = time.perf_counter() - started
@@ -129,7 +115,7 @@ async def test_an_exhausted_pool_fails_fast_with_503(
     ],
 )
 async def test_provider_faults_map_through_the_real_pool(
-    faults: dict[str, object], status: int, running_mock: RunningMock, gateway_client: GatewayClient
+    faults: dict[str, object], status: int
 ) -> None:
     """Resets, outages, 5xx and stalled headers from a real server become 502 or 504."""
     async with (
@@ -144,18 +130,16 @@ async def test_provider_faults_map_through_the_real_pool(
         assert response.headers["retry-after"] == "4"
 
 
-async def test_unreachable_provider_is_502(gateway_client: GatewayClient) -> None:
+async def test_unreachable_provider_is_502() -> None:
     """A refused connection is an upstream failure, not a crash."""
     async with gateway_client(None, upstream_base_url="http://127.0.0.1:1") as client:
         response = await client.post("/v1/infer", json=INFER_BODY)
     assert response.status_code == 502
 
 
-async def test_draining_refuses_new_work_but_answers_probes(gateway_client: GatewayClient) -> None:
+async def test_draining_refuses_new_work_but_answers_probes() -> None:
     """While draining, /ready is 503, API calls get 503 with Connection: close, /live stays 200."""
-    async with gateway_client(
-        httpx.MockTransport(lambda r: httpx.Response(200, json=completion()))
-    ) as client:
+    async with gateway_client(FakeProvider(answer_ok)) as client:
         assert (await client.get("/ready")).status_code == 200
         transport = client._transport
         assert isinstance(transport, httpx.ASGITransport)
@@ -169,3 +153,12 @@ async def test_draining_refuses_new_work_but_answers_probes(gateway_client: Gate
     assert refused.status_code == 503
     assert refused.headers["connection"] == "close"
     assert "gateway_draining 1.0" in metrics
+
+
+async def test_shutdown_closes_the_upstream() -> None:
+    """The lifespan that opened the upstream closes it when the gateway stops, not before."""
+    provider = FakeProvider(answer_ok)
+    async with gateway_client(provider) as client:
+        assert (await client.post("/v1/infer", json=INFER_BODY)).status_code == 200
+        assert not provider.closed
+    assert provider.closed

@@ -24,7 +24,7 @@ import httpx
 from harness.bench.wrk import stat_cpu_s
 from harness.errors import StackNotReadyError
 from harness.ids import new_id
-from harness.runner import run_load
+from harness.run.runner import run_load
 from reports import aggregate
 from reports.atomic import write_atomic
 from scenarios.arrivals import Stage

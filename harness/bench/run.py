@@ -20,8 +20,11 @@ from typing import Any
 import httpx
 
 from harness.bench import wrk
-from harness.compose import ComposeFile
-from harness.docker import (
+from harness.errors import StackNotReadyError
+from harness.ids import new_id
+from harness.progress import ProgressDisplay
+from harness.stack.compose import ComposeFile
+from harness.stack.docker import (
     LABEL_PROJECT,
     LABEL_RUN,
     LABEL_SERVICE,
@@ -30,11 +33,8 @@ from harness.docker import (
     RunningContainer,
     owner_labels,
 )
-from harness.errors import StackNotReadyError
-from harness.ids import new_id
-from harness.images import ImageBuilder
-from harness.progress import ProgressDisplay
-from harness.sampler import CgroupReader
+from harness.stack.images import ImageBuilder
+from harness.stack.sampler import CgroupReader
 from reports.atomic import write_atomic
 
 P99_BOUND_MS = 50.0

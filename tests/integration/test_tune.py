@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.compose import ComposeFile
-from harness.docker import DockerEngine
-from harness.images import StackImages
+from harness.stack.compose import ComposeFile
+from harness.stack.docker import DockerEngine
+from harness.stack.images import StackImages
 from tests.integration.conftest import ROOT, VARIABLES, leftovers
 
 

@@ -12,18 +12,18 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from harness import pipeline
-from harness.compose_edit import (
+from harness.errors import ComposeError
+from harness.progress import ProgressDisplay
+from harness.run import pipeline
+from harness.settings import RunSettings
+from harness.tune.compose_edit import (
     LimitValues,
     format_cpus,
     format_memory,
     rewrite_limits,
     write_compose,
 )
-from harness.errors import ComposeError
-from harness.progress import ProgressDisplay
-from harness.settings import RunSettings
-from harness.tune import TuneSettings, tune
+from harness.tune.search import TuneSettings, tune
 from reports.tune_result import load_tune
 from scenarios.catalog import scenario
 from tests.unit.reports.fixtures import sample_result

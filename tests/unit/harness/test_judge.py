@@ -8,15 +8,8 @@ from typing import Any
 import pytest
 
 from harness.errors import BudgetsError
-from harness.judge import (
-    ALWAYS_ON,
-    Budgets,
-    judge,
-    judge_steps,
-    knee,
-    load_budgets,
-    overall,
-)
+from harness.verdict.budgets import Budgets, load_budgets
+from harness.verdict.judge import ALWAYS_ON, judge, judge_steps, knee, overall
 from reports.result import (
     Findings,
     ReadinessRecord,

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.compose import ComposeFile
 from harness.errors import ComposeError
-from harness.pipeline import _services, gateway_under_test
+from harness.run.pipeline import _services, gateway_under_test
 from harness.settings import RunSettings
+from harness.stack.compose import ComposeFile
 from scenarios.catalog import scenario
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import LoadGeneratorError
-from harness.models import LAUNCHED_STACK_MODEL
-from harness.runner import (
+from harness.run.model_choice import LAUNCHED_STACK_MODEL
+from harness.run.runner import (
     SampleTail,
     locust_command,
     merge_samples,

@@ -13,24 +13,22 @@ from pathlib import Path
 
 import httpx
 
-from harness.actions import ActionLog, ScenarioActions, StackHandles
-from harness.collect import RunRecord, build_result, response_scan
-from harness.compose import BuildSpec, ComposeFile, ResourceLimits, ServiceSpec
-from harness.docker import DockerEngine, RunningContainer
 from harness.errors import StackNotReadyError, UsageError
-from harness.failfast import FailFastWatch, failure_summary
 from harness.ids import new_id
-from harness.images import ImageBuilder, StackImages
-from harness.judge import Budgets, load_budgets
-from harness.knee import KneeWatch
-from harness.models import resolve_model
-from harness.probe import Probe, ReadinessProbe, path_missing, readiness_record
 from harness.progress import ProgressDisplay
-from harness.runner import LoadRun, SampleTail, run_load
-from harness.sampler import ResourceSample, ResourceSampler
-from harness.scrape import MetricsScraper
+from harness.run.actions import ActionLog, ScenarioActions, StackHandles
+from harness.run.failfast import FailFastWatch, failure_summary
+from harness.run.knee import KneeWatch
+from harness.run.model_choice import resolve_model
+from harness.run.ready_probe import Probe, ReadinessProbe, path_missing, readiness_record
+from harness.run.record import RunRecord, build_result, response_scan
+from harness.run.runner import LoadRun, SampleTail, run_load
+from harness.run.scrape import MetricsScraper
 from harness.settings import ExternalTarget, RunSettings, StackCredentials
-from harness.stack import (
+from harness.stack.compose import ComposeFile
+from harness.stack.docker import DockerEngine, RunningContainer
+from harness.stack.images import ImageBuilder, StackImages
+from harness.stack.launch import (
     GATEWAY_SERVICE,
     MOCK_PORT,
     MOCK_SERVICE,
@@ -39,12 +37,15 @@ from harness.stack import (
     GatewayStack,
     StackConfig,
 )
-from harness.wiring import (
+from harness.stack.sampler import ResourceSample, ResourceSampler
+from harness.stack.services import BuildSpec, ResourceLimits, ServiceSpec
+from harness.stack.wiring import (
     DEFAULT_GATEWAY_PORT,
     fill_placeholders,
     healthcheck_problem,
     rewrite_healthcheck_port,
 )
+from harness.verdict.budgets import Budgets, load_budgets
 from reports.outputs import write_run_outputs
 from reports.result import (
     MIB,

@@ -30,7 +30,7 @@ from typing import IO
 
 import scenarios
 from harness.errors import LoadGeneratorError
-from harness.models import LAUNCHED_STACK_MODEL
+from harness.run.model_choice import LAUNCHED_STACK_MODEL
 from scenarios.catalog import OpenLoad, Scenario
 from scenarios.inspection import ResponseNotes, read_notes, write_notes
 from scenarios.samples import HEADER
@@ -284,8 +284,8 @@ def run_load(
 
     `on_started(unix_time)` is called once, as soon as the load has begun; `stop_when` is asked
     twice a second whether to end the load early (the generators then stop sending and finish
-    what they sent). `model` is what OpenAI bodies name (`harness.models.resolve_model`; None:
-    the launched stack's).
+    what they sent). `model` is what OpenAI bodies name (`model_choice.resolve_model`; None: the
+    launched stack's).
     """
     parts = run_dir / PARTS_DIR
     parts.mkdir()

@@ -7,14 +7,9 @@ from pathlib import Path
 import pytest
 
 from harness.errors import LoadGeneratorError
+from harness.run.generator_commands import locust_command, open_model_command
 from harness.run.model_choice import LAUNCHED_STACK_MODEL
-from harness.run.runner import (
-    SampleTail,
-    locust_command,
-    merge_samples,
-    open_model_command,
-    read_responses,
-)
+from harness.run.runner import SampleTail, merge_samples, read_responses
 from scenarios.catalog import SCENARIOS, Protocol, adjusted
 from scenarios.samples import HEADER
 

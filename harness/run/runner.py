@@ -99,7 +99,6 @@ class SampleTail:
         for path in sorted(self._directory.glob("*.csv")):
             if path not in self._files:
                 self._files[path] = path.open(newline="")
-                self._files[path].readline()  # header
                 self._pending[path] = ""
             self._read(path)
         while self._window and self._window[0][0] < now - WINDOW_S:
@@ -110,7 +109,7 @@ class SampleTail:
         lines = text.split("\n")
         self._pending[path] = lines.pop()
         for row in csv.reader(lines):
-            if len(row) < 5:
+            if len(row) < 5 or tuple(row) == HEADER:  # the header may not be written yet at open
                 continue
             start, latency = float(row[0]), float(row[1])
             self.requests += 1

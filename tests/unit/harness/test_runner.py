@@ -39,6 +39,19 @@ def test_tail_counts_rows_as_they_are_appended(tmp_path: Path) -> None:
     tail.close()
 
 
+@pytest.mark.parametrize("before", ["", "start,late"], ids=["empty", "half-header"])
+def test_tail_skips_a_header_written_after_the_file_was_opened(tmp_path: Path, before: str) -> None:
+    """A samples file seen before its header was written is read once the header is complete."""
+    tail = SampleTail(tmp_path)
+    path = tmp_path / "samples-0.csv"
+    path.write_text(before)
+    tail.poll(now=100.0)
+    path.write_text(HEAD + "99.0,10.0,/v1/infer,200,,5,,,\n")
+    tail.poll(now=100.0)
+    assert (tail.requests, tail.errors) == (1, 0)
+    tail.close()
+
+
 def test_locust_is_bounded_and_records_samples(tmp_path: Path) -> None:
     """The command is headless, time-bounded, and points the recorder at the run directory."""
     chosen = adjusted(SCENARIOS["smoke"], duration_s=12.4, users=4, rate_rps=10)

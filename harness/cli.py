@@ -25,10 +25,11 @@ from harness.errors import (
     EXIT_USAGE,
     LoadgateError,
 )
-from harness.judge import judge, load_budgets
 from harness.options import run_settings
 from harness.parser import PROJECT_ROOT, build_parser
 from harness.progress import ProgressDisplay
+from harness.verdict.budgets import load_budgets
+from harness.verdict.judge import judge
 from reports.compare_figures import compare_lines, round_line
 from reports.console import run_lines, tune_lines
 from reports.outputs import write_run_outputs
@@ -65,7 +66,7 @@ def _exit_code(result: RunResult) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from harness import pipeline
+    from harness.run import pipeline
 
     outcome = pipeline.run(run_settings(args), ProgressDisplay(quiet=args.quiet))
     _say(run_lines(outcome.result, outcome.report))
@@ -74,7 +75,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _tune(args: argparse.Namespace) -> int:
-    from harness.tune import TuneSettings, tune
+    from harness.tune.search import TuneSettings, tune
 
     settings = TuneSettings(
         run=run_settings(args),
@@ -170,7 +171,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _clean(args: argparse.Namespace) -> int:
-    from harness.docker import DockerEngine
+    from harness.stack.docker import DockerEngine
 
     engine = DockerEngine.connect()
     try:

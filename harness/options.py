@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from harness.errors import UsageError
 from harness.parser import PROJECT_ROOT
 from harness.settings import ExternalTarget, RunSettings
-from harness.wiring import parse_gateway_environment
+from harness.stack.wiring import parse_gateway_environment
 from scenarios.catalog import OpenLoad, adjusted, scenario
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.compare.command import add_compare_options
-from harness.models import valid_model_name
+from harness.run.model_choice import valid_model_name
 from harness.units import UnitError, parse_duration
 from scenarios.catalog import PROTOCOL_USERS, SCENARIOS
 

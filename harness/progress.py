@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from harness.runner import Progress
+from harness.run.runner import Progress
 
 PLAIN_EVERY_S = 5.0
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from harness.compose import ResourceLimits
+from harness.stack.services import ResourceLimits
 from scenarios.catalog import Scenario
 from scenarios.credentials import HEADERS_ENV, SCAN_SECRET_ENV, TOKEN_ENV
 
@@ -79,10 +79,10 @@ class RunSettings:
     gateway_port: int | None = None
     """The port the gateway serves on in its container (default: compose file, image, 8000)."""
     gateway_environment: dict[str, str] = field(default_factory=dict)
-    """--gateway-env: variables for the gateway, values may hold `harness.wiring.PLACEHOLDERS`."""
+    """--gateway-env: variables for the gateway, values may hold `wiring.PLACEHOLDERS`."""
     gateway_service: str | None = None
     """The compose service that is the gateway (default: found, see `ComposeFile.find_services`)."""
     redis_service: str | None = None
     """The compose service that is Redis (default: found)."""
     model: str | None = None
-    """The model OpenAI bodies name: `--model`, or what `harness.models.resolve_model` chose."""
+    """The model OpenAI bodies name: `--model`, or what `model_choice.resolve_model` chose."""

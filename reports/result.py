@@ -22,7 +22,7 @@ MIB = 1024 * 1024
 ModelT = TypeVar("ModelT", bound=BaseModel)
 RESULT_FILE = "result.json"
 FAILED_FAST_PREFIX = "every request "
-"""How the note that says why every request failed begins (`harness.failfast.failure_summary`):
+"""How the note that says why every request failed begins (`harness.run.failfast.failure_summary`):
 the console's verdict line quotes it."""
 MAX_SECONDS = 1e11
 """Bound of every time in a result (the year 5138 as a timestamp): beyond it, a crafted file."""

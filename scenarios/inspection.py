@@ -18,7 +18,7 @@ No line ever holds a secret: a failure's body is cut to `BODY_LIMIT` bytes after
 secret, the target's own token and every `--header` value were replaced by `REDACTED`, in the
 forms a server may echo them (raw, JSON-escaped, URL-encoded: `secret_forms`), and a hit says
 only where.
-Importable without Locust or aiohttp; `read_notes` parses the lines back (`harness.runner`).
+Importable without Locust or aiohttp; `read_notes` parses the lines back (`harness.run.runner`).
 """
 
 from __future__ import annotations

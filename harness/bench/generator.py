@@ -15,16 +15,15 @@ import os
 import socket
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
-import httpx
 
 from harness.bench.wrk import stat_cpu_s
 from harness.errors import StackNotReadyError
 from harness.ids import new_id
-from harness.runner import run_load
+from harness.run.runner import run_load
+from harness.stack.readiness import http_ok, wait_ready
 from reports import aggregate
 from reports.atomic import write_atomic
 from scenarios.arrivals import Stage
@@ -74,15 +73,22 @@ def _start_mock(port: int) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return mock
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    mock.kill()
-    raise StackNotReadyError("mock-upstream", "the local mock did not answer within 15 s")
+    try:
+        wait_ready("mock-upstream", http_ok(f"http://127.0.0.1:{port}/health"), 15, _alive(mock))
+    except StackNotReadyError:
+        mock.kill()
+        raise
+    return mock
+
+
+def _alive(process: subprocess.Popen[bytes]) -> Callable[[], None]:
+    """A readiness check that gives up at once when the local mock exited."""
+
+    def check() -> None:
+        if process.poll() is not None:
+            raise StackNotReadyError("mock-upstream", f"exited with code {process.returncode}")
+
+    return check
 
 
 def _point(

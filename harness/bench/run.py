@@ -17,30 +17,29 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from harness.bench import wrk
-from harness.compose import ComposeFile
-from harness.docker import (
+from harness.ids import new_id
+from harness.progress import ProgressDisplay
+from harness.stack.compose import ComposeFile
+from harness.stack.docker import (
     LABEL_PROJECT,
     LABEL_RUN,
     LABEL_SERVICE,
     ContainerSpec,
     DockerEngine,
-    RunningContainer,
     owner_labels,
 )
-from harness.errors import StackNotReadyError
-from harness.ids import new_id
-from harness.images import ImageBuilder
-from harness.progress import ProgressDisplay
-from harness.sampler import CgroupReader
+from harness.stack.images import ImageBuilder
+from harness.stack.readiness import check_running, http_ok, wait_ready
+from harness.stack.sampler import CgroupReader
 from reports.atomic import write_atomic
 
 P99_BOUND_MS = 50.0
 CONNECTIONS = (8, 16, 32, 64)
 NAIVE_POINT = 64
 """The issue measured the naive FastAPI + httpx pass-through at 64 connections."""
+READY_TIMEOUT_S = 60.0
+"""How long a benchmark target has to answer its readiness path."""
 BODY = json.dumps(
     {
         "messages": [{"role": "user", "content": "Explain connection pooling in one paragraph."}],
@@ -101,20 +100,6 @@ class Target:
         return max((m.rps for m in self.results if m.connections > 1), default=0.0)
 
 
-def wait_ready(container: RunningContainer, url: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if container.state().get("Status") == "exited":
-            break
-        time.sleep(0.2)
-    raise StackNotReadyError(container.service, f"{url} never answered 200", container.logs())
-
-
 class Bench:
     def __init__(
         self, settings: BenchSettings, engine: DockerEngine, display: ProgressDisplay
@@ -150,7 +135,10 @@ class Bench:
             **extra,
         )
         container = self.engine.start(spec, service)
-        wait_ready(container, f"http://127.0.0.1:{container.host_port(port)}{ready}")
+        url = f"http://127.0.0.1:{container.host_port(port)}{ready}"
+        wait_ready(
+            service, http_ok(url), READY_TIMEOUT_S, lambda: check_running(container), container.logs
+        )
         reader = CgroupReader.locate(container.id, container.pid())
         if reader is not None:
             self.readers[service] = reader

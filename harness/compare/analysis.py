@@ -23,7 +23,7 @@ from harness.compare.samples import RoundSamples
 from harness.compare.sides import PreparedSide
 from harness.compare.stats import Change, RequestRounds, classify, scalar_change
 from harness.compare.thresholds import HIGHER_IS_WORSE
-from harness.judge import ALWAYS_ON
+from harness.verdict.judge import ALWAYS_ON
 from reports import aggregate
 from reports.compare_result import (
     CompareResult,

@@ -17,9 +17,9 @@ from pathlib import Path
 from harness.compare.sides import SideSpec, check_ref
 from harness.compare.thresholds import parse_max_regression, thresholds
 from harness.errors import UsageError
-from harness.judge import load_budgets
 from harness.settings import RunSettings
-from harness.wiring import parse_gateway_environment
+from harness.stack.wiring import parse_gateway_environment
+from harness.verdict.budgets import load_budgets
 from reports.compare_result import Metric
 
 MAX_ROUNDS = 20

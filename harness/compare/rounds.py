@@ -15,16 +15,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import pipeline
 from harness.compare.analysis import CompareInputs, analyse
 from harness.compare.samples import RoundSamples, read_round
 from harness.compare.sides import PreparedSide, SideBuilder, SideSpec
-from harness.docker import DockerEngine
 from harness.errors import StackNotReadyError, UsageError
 from harness.ids import new_id
-from harness.images import ImageBuilder
 from harness.progress import ProgressDisplay
+from harness.run import pipeline
 from harness.settings import RunSettings
+from harness.stack.docker import DockerEngine
+from harness.stack.images import ImageBuilder
 from reports.compare_render import COMPARE_REPORT_FILE, write_compare_report
 from reports.compare_result import COMPARE_FILE, CompareResult, Metric, Side
 from reports.result import RunResult

@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.compose import BuildSpec, ServiceSpec
 from harness.errors import ImageBuildError, UsageError
-from harness.images import WHEELHOUSE, ImageBuilder
+from harness.stack.images import WHEELHOUSE, ImageBuilder
+from harness.stack.services import BuildSpec, ServiceSpec
 from reports.compare_result import Side
 
 GIT_TIMEOUT_S = 120

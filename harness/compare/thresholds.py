@@ -37,7 +37,7 @@ from harness.errors import UsageError
 from reports.compare_result import METRICS, Metric
 
 if TYPE_CHECKING:
-    from harness.judge import Budgets
+    from harness.verdict.budgets import Budgets
 
 DEFAULT_THRESHOLDS: Mapping[Metric, float] = MappingProxyType(
     {

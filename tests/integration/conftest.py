@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.compose import ComposeFile, ServiceSpec
-from harness.docker import LABEL_RUN, DockerEngine
 from harness.errors import EngineUnavailableError
-from harness.images import ImageBuilder, StackImages
-from harness.pipeline import new_run_id
-from harness.stack import GatewayStack, StackConfig
+from harness.run.pipeline import new_run_id
+from harness.stack.compose import ComposeFile
+from harness.stack.docker import LABEL_RUN, DockerEngine
+from harness.stack.images import ImageBuilder, StackImages
+from harness.stack.launch import GatewayStack, StackConfig
+from harness.stack.services import ServiceSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "lg-test-integration-token-5f3a"

@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from harness.docker import DockerEngine
-from harness.images import StackImages
+from harness.stack.docker import DockerEngine
+from harness.stack.images import StackImages
 from tests.integration.conftest import ROOT, loadgate, only_run_dir
 
 FLAWED = "tests/fixtures/gateways/flawed"

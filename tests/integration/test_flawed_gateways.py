@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from harness.docker import DockerEngine
-from harness.images import StackImages
+from harness.stack.docker import DockerEngine
+from harness.stack.images import StackImages
 from tests.integration.conftest import ROOT, leftovers, loadgate, only_run_dir
 
 FLAWED = "tests/fixtures/gateways/flawed"

@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.compose import ComposeFile
-from harness.docker import DockerEngine
-from harness.images import ImageBuilder, StackImages
-from harness.pipeline import new_run_id
-from harness.sampler import CgroupReader, ResourceSampler
-from harness.stack import GatewayStack, StackConfig
+from harness.run.pipeline import new_run_id
+from harness.stack.compose import ComposeFile
+from harness.stack.docker import DockerEngine
+from harness.stack.images import ImageBuilder, StackImages
+from harness.stack.launch import GatewayStack, StackConfig
+from harness.stack.sampler import CgroupReader, ResourceSampler
 from tests.integration.conftest import ROOT, leftovers, loadgate, only_run_dir
 
 PORT8080 = "tests/fixtures/gateways/port8080"

@@ -13,10 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from harness.compose import ServiceSpec
-from harness.docker import DockerEngine
-from harness.images import StackImages
-from harness.stack import GatewayStack
+from harness.stack.docker import DockerEngine
+from harness.stack.images import StackImages
+from harness.stack.launch import GatewayStack
+from harness.stack.services import ServiceSpec
 from tests.integration.conftest import TOKEN, leftovers, make_stack
 
 CHAT = "/v1/chat/completions"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.docker import LABEL_RUN, LABEL_SERVICE, DockerEngine
-from harness.images import StackImages
+from harness.stack.docker import LABEL_RUN, LABEL_SERVICE, DockerEngine
+from harness.stack.images import StackImages
 from tests.integration.conftest import ROOT
 
 PAUSE_S = 1.5

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.docker import LABEL_HOST, LABEL_PID, LABEL_RUN, DockerEngine
-from harness.images import StackImages
-from harness.stack import GatewayStack
+from harness.stack.docker import LABEL_HOST, LABEL_PID, LABEL_RUN, DockerEngine
+from harness.stack.images import StackImages
+from harness.stack.launch import GatewayStack
 from tests.integration.conftest import ROOT, leftovers
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness.docker import DockerEngine
-from harness.images import ImageBuilder, StackImages
+from harness.stack.docker import DockerEngine
+from harness.stack.images import ImageBuilder, StackImages
 from tests.integration.conftest import ROOT
 
 MB = 1000 * 1000

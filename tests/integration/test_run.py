@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.compose import ServiceSpec
-from harness.docker import LABEL_RUN, DockerEngine
-from harness.images import StackImages
+from harness.stack.docker import LABEL_RUN, DockerEngine
+from harness.stack.images import StackImages
+from harness.stack.services import ServiceSpec
 from tests.integration.conftest import ROOT, leftovers, loadgate, make_stack, only_run_dir
 
 MOCK_MEDIAN_MS = 40  # the smoke scenario's lognormal median

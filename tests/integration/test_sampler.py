@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from harness.docker import LABEL_RUN, ContainerSpec, DockerEngine
-from harness.images import StackImages
-from harness.sampler import ResourceSampler
+from harness.stack.docker import LABEL_RUN, ContainerSpec, DockerEngine
+from harness.stack.images import StackImages
+from harness.stack.sampler import ResourceSampler
 from tests.integration.conftest import leftovers
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from harness.docker import DockerEngine
-from harness.images import StackImages
-from harness.stack import GatewayStack
+from harness.stack.docker import DockerEngine
+from harness.stack.images import StackImages
+from harness.stack.launch import GatewayStack
 from tests.integration.conftest import leftovers, loadgate, only_run_dir
 
 

@@ -7,12 +7,12 @@ import dataclasses
 import httpx
 import pytest
 
-from harness.compose import ServiceSpec
-from harness.docker import DockerEngine
 from harness.errors import StackNotReadyError
-from harness.images import StackImages
-from harness.pipeline import new_run_id
-from harness.stack import GatewayStack, StackConfig
+from harness.run.pipeline import new_run_id
+from harness.stack.docker import DockerEngine
+from harness.stack.images import StackImages
+from harness.stack.launch import GatewayStack, StackConfig
+from harness.stack.services import ServiceSpec
 from tests.integration.conftest import leftovers
 
 MIB = 1024 * 1024

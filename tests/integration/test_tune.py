@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.compose import ComposeFile
-from harness.docker import DockerEngine
-from harness.images import StackImages
+from harness.stack.compose import ComposeFile
+from harness.stack.docker import DockerEngine
+from harness.stack.images import StackImages
 from tests.integration.conftest import ROOT, VARIABLES, leftovers
 
 

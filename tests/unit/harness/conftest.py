@@ -10,11 +10,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness import pipeline
-from harness.compose import ResourceLimits
 from harness.progress import ProgressDisplay
+from harness.run import pipeline
 from harness.settings import RunSettings
-from harness.tune import TuneSettings
+from harness.stack.services import ResourceLimits
+from harness.tune.search import TuneSettings
 from scenarios.catalog import scenario
 from tests.unit.conftest import MakeResult
 

@@ -12,8 +12,8 @@ from typing import Any, cast
 import httpx
 import pytest
 
-from harness.actions import ActionLog, ScenarioActions, StackHandles
-from harness.docker import RunningContainer
+from harness.run.actions import ActionLog, ScenarioActions, StackHandles
+from harness.stack.docker import RunningContainer
 from scenarios.catalog import Action
 
 NOW = 1_800_000_000.0

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.compose import ComposeFile, interpolate
 from harness.errors import ComposeError
+from harness.stack.compose import ComposeFile, interpolate
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "compose" / "two-services.yml"
 VARIABLES = {"PROVIDER_AUTH_TOKEN": "t", "UPSTREAM_BASE_URL": "http://mock:8080"}

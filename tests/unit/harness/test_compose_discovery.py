@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.compose import ComposeFile
 from harness.errors import ComposeError
+from harness.stack.compose import ComposeFile
 
 ROOT = Path(__file__).resolve().parents[3]
 USER_COMPOSE = ROOT / "tests/fixtures/gateways/port8080/compose.yml"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.compose import ComposeFile
-from harness.compose_edit import LimitValues, format_cpus, format_memory, rewrite_limits
 from harness.errors import ComposeError
+from harness.stack.compose import ComposeFile
+from harness.tune.compose_edit import LimitValues, format_cpus, format_memory, rewrite_limits
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "compose" / "two-services.yml"
 MIB = 1024 * 1024

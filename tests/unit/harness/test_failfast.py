@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from harness.failfast import FailFastWatch, failure_summary
+from harness.run.failfast import FailFastWatch, failure_summary
 from reports.markdown import printable
 
 

@@ -315,7 +315,7 @@ def test_a_deeply_nested_compose_file_is_refused(
 
 def test_restart_no_reads_as_the_policy_not_as_false(tmp_path: Path) -> None:
     """A bare `restart: no` (YAML 1.1 false) is the policy "no"."""
-    from harness.compose import ComposeFile
+    from harness.stack.compose import ComposeFile
 
     compose = tmp_path / "compose.yml"
     compose.write_text(GOOD_COMPOSE.format(gateway=""))

@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING
 import pytest
 import yaml
 
-from harness.compose_edit import (
+from harness.errors import ComposeError
+from harness.progress import ProgressDisplay
+from harness.tune.compose_edit import (
     LimitValues,
     format_cpus,
     format_memory,
     rewrite_limits,
     write_compose,
 )
-from harness.errors import ComposeError
-from harness.progress import ProgressDisplay
-from harness.tune import tune
+from harness.tune.search import tune
 from reports.tune_result import load_tune
 
 if TYPE_CHECKING:

@@ -9,15 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness.errors import BudgetsError
-from harness.judge import (
-    ALWAYS_ON,
-    Budgets,
-    judge,
-    judge_steps,
-    knee,
-    load_budgets,
-    overall,
-)
+from harness.verdict.budgets import Budgets, load_budgets
+from harness.verdict.judge import ALWAYS_ON, judge, judge_steps, knee, overall
 from reports.result import (
     Findings,
     ReadinessRecord,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.judge import Budgets
-from harness.knee import KneeWatch
-from harness.runner import SampleTail
+from harness.run.knee import KneeWatch
+from harness.run.runner import SampleTail
+from harness.verdict.budgets import Budgets
 from scenarios.arrivals import Stage
 
 STAGES = [Stage(10, 10), Stage(10, 20), Stage(10, 40)]

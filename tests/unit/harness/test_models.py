@@ -14,9 +14,9 @@ import pytest
 from pydantic import SecretStr
 
 from harness.errors import UsageError
-from harness.models import LAUNCHED_STACK_MODEL, resolve_model
 from harness.options import run_settings as _run_settings
 from harness.parser import build_parser
+from harness.run.model_choice import LAUNCHED_STACK_MODEL, resolve_model
 from harness.settings import ExternalTarget, RunSettings
 from scenarios.catalog import SCENARIOS, Protocol, adjusted
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.compose import ComposeFile
 from harness.errors import ComposeError
-from harness.pipeline import _services, gateway_under_test
+from harness.run.gateway_services import gateway_under_test, stack_services
 from harness.settings import RunSettings
+from harness.stack.compose import ComposeFile
 from scenarios.catalog import scenario
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -36,7 +36,7 @@ def test_gateway_env_wires_the_users_variables_and_satisfies_its_compose_file() 
             "CACHE_URL": "{redis_url}",
         }
     )
-    gateway, redis = _services(ComposeFile.load(USER_COMPOSE), TOKEN, wired)
+    gateway, redis = stack_services(ComposeFile.load(USER_COMPOSE), TOKEN, wired)
     assert (gateway.name, redis.name) == ("llm-gateway", "redis-cache")
     assert gateway.environment == {
         "LLM_API_BASE": "http://mock-upstream:8080",
@@ -51,14 +51,14 @@ def test_without_gateway_env_the_users_required_variable_is_named(
     """The compose file's own `${LLM_API_KEY:?message}` still stops the run, naming it."""
     monkeypatch.delenv("LLM_API_KEY", raising=False)
     with pytest.raises(ComposeError, match="LLM_API_KEY"):
-        _services(ComposeFile.load(USER_COMPOSE), TOKEN, settings())
+        stack_services(ComposeFile.load(USER_COMPOSE), TOKEN, settings())
 
 
 def test_a_gateway_in_the_compose_gateways_place_takes_its_port_from_its_image() -> None:
     """--gateway-image drops the compose file's port and sets its healthcheck for the default
     port, which the stack then moves to the port it chooses."""
     compose = ComposeFile.load(USER_COMPOSE)
-    spec, _ = _services(compose, TOKEN, settings(gateway_environment={"LLM_API_KEY": "k"}))
+    spec, _ = stack_services(compose, TOKEN, settings(gateway_environment={"LLM_API_KEY": "k"}))
     replaced = gateway_under_test(settings(gateway_image="team/gateway:2"), spec)
     assert replaced.image == "team/gateway:2" and replaced.build is None
     assert replaced.container_ports == []

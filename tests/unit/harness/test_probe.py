@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from harness.probe import Probe, ReadinessProbe, readiness_record
+from harness.run.ready_probe import Probe, ReadinessProbe, readiness_record
 
 
 class _Ready(BaseHTTPRequestHandler):
@@ -112,7 +112,7 @@ def test_the_timeout_is_for_the_whole_probe(server: tuple[str, type[_Ready]]) ->
 def test_a_path_that_answers_404_throughout_is_missing_not_failing() -> None:
     """404 to every answered probe (a cold target's first probe timing out aside) is a missing
     path; one 200 among them is not."""
-    from harness.probe import path_missing
+    from harness.run.ready_probe import path_missing
 
     cold = [Probe(0.0, 1200.0, "timeout"), Probe(1.0, 2.0, "404"), Probe(2.0, 2.0, "404")]
     assert path_missing(cold)

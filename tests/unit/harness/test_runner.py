@@ -7,14 +7,9 @@ from pathlib import Path
 import pytest
 
 from harness.errors import LoadGeneratorError
-from harness.models import LAUNCHED_STACK_MODEL
-from harness.runner import (
-    SampleTail,
-    locust_command,
-    merge_samples,
-    open_model_command,
-    read_responses,
-)
+from harness.run.generator_commands import locust_command, open_model_command
+from harness.run.model_choice import LAUNCHED_STACK_MODEL
+from harness.run.runner import SampleTail, merge_samples, read_responses
 from scenarios.catalog import SCENARIOS, Protocol, adjusted
 from scenarios.samples import HEADER
 
@@ -41,6 +36,19 @@ def test_tail_counts_rows_as_they_are_appended(tmp_path: Path) -> None:
     assert tail.window_p95() == 30.0
     tail.poll(now=200.0)
     assert tail.window_p95() is None  # everything fell out of the 5 s window
+    tail.close()
+
+
+@pytest.mark.parametrize("before", ["", "start,late"], ids=["empty", "half-header"])
+def test_tail_skips_a_header_written_after_the_file_was_opened(tmp_path: Path, before: str) -> None:
+    """A samples file seen before its header was written is read once the header is complete."""
+    tail = SampleTail(tmp_path)
+    path = tmp_path / "samples-0.csv"
+    path.write_text(before)
+    tail.poll(now=100.0)
+    path.write_text(HEAD + "99.0,10.0,/v1/infer,200,,5,,,\n")
+    tail.poll(now=100.0)
+    assert (tail.requests, tail.errors) == (1, 0)
     tail.close()
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.runner import LoadRun, run_load
+from harness.run.runner import LoadRun, run_load
 from scenarios.catalog import ClosedLoad, Scenario
 from scenarios.credentials import SCAN_SECRET_ENV, TOKEN_ENV
 from tests.unit.conftest import SECRET, TARGET_TOKEN, Script, scripted_provider

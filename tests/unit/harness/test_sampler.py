@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.sampler import CgroupReader, ResourceSample, tcp_connections
+from harness.stack.sampler import CgroupReader, ResourceSample, tcp_connections
 from reports.aggregate import RESOURCE_COLUMNS
 
 CID = "abc123"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.scrape import MetricsScraper, parse_metrics
+from harness.run.scrape import MetricsScraper, parse_metrics
 
 PAGE = """# HELP gateway_cache_lookups_total Cache lookups by outcome
 # TYPE gateway_cache_lookups_total counter

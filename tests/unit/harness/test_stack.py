@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.stack import ListenWatch, listening_sockets
+from harness.stack.launch import ListenWatch, listening_sockets
 
 HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n"
 TCP = (

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.compose import ResourceLimits
 from harness.errors import ComposeError, StackNotReadyError, UsageError
 from harness.progress import ProgressDisplay
-from harness.tune import Tuner, tune
+from harness.stack.services import ResourceLimits
+from harness.tune.search import Tuner, tune
 from reports.tune_result import load_tune
 
 if TYPE_CHECKING:

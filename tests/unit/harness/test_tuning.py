@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.tuning import CpuBisection, recommend, round_up
+from harness.tune.recommend import CpuBisection, recommend, round_up
 from reports.tune_result import Margins, TunePoint
 
 MIB = 1024 * 1024

@@ -9,7 +9,7 @@ import pytest
 
 from harness.cli import main
 from harness.errors import UsageError
-from harness.wiring import (
+from harness.stack.wiring import (
     choose_gateway_port,
     fill_placeholders,
     healthcheck_problem,

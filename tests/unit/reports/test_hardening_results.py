@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from harness.cli import main
-from harness.scrape import MetricsScraper
+from harness.run.scrape import MetricsScraper
 from reports.charts import Series, line_chart, nice_ticks
 from reports.result import load_result
 from reports.tune_result import TUNE_FILE

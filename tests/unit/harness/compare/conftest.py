@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.docker import DockerEngine
+from harness.stack.docker import DockerEngine
 from reports import aggregate
 from reports.result import BudgetVerdict, LatencyStats, RunResult
 from scenarios.samples import HEADER

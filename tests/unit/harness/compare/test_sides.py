@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from harness.compare.sides import check_ref, moved, own_dockerfile, ref_checkout
-from harness.compose import BuildSpec
 from harness.errors import UsageError
+from harness.stack.services import BuildSpec
 
 
 def _git(repo: Path, *args: str) -> str:

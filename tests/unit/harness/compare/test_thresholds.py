@@ -17,7 +17,7 @@ from harness.compare.thresholds import (
     thresholds,
 )
 from harness.errors import BudgetsError, UsageError
-from harness.judge import Budgets, load_budgets
+from harness.verdict.budgets import Budgets, load_budgets
 from reports.compare_result import METRICS
 
 

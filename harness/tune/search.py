@@ -1,7 +1,7 @@
 """`loadgate tune`: the smallest compose limits that meet the budgets at a given load.
 
 Runs the scenario at the compose file's limits (the baseline), bisects the CPU limit while the
-budgets pass, sizes memory from what the passing runs used (`harness.tuning`), confirms the
+budgets pass, sizes memory from what the passing runs used (`harness.tune.recommend`), confirms the
 recommendation with one more run, and writes `tune.json`, `tune.html` and, with `--write`, the
 new limits into the compose file. A run that crashes, is OOM-killed or never gets ready is a
 failing data point, not the end of the tune. The whole tune is bounded by a run count and a time
@@ -21,17 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import pipeline
-from harness.compose import ResourceLimits, read_compose_text
-from harness.compose_edit import (
-    LimitValues,
-    check_editable,
-    format_cpus,
-    format_memory,
-    rewrite_limits,
-    unified_diff,
-    write_compose,
-)
 from harness.errors import (
     ComposeError,
     LoadGeneratorError,
@@ -41,8 +30,20 @@ from harness.errors import (
 )
 from harness.ids import new_id
 from harness.progress import ProgressDisplay
+from harness.run import pipeline
 from harness.settings import RunSettings
-from harness.tuning import CpuBisection, recommend
+from harness.stack.compose import read_compose_text
+from harness.stack.services import ResourceLimits
+from harness.tune.compose_edit import (
+    LimitValues,
+    check_editable,
+    format_cpus,
+    format_memory,
+    rewrite_limits,
+    unified_diff,
+    write_compose,
+)
+from harness.tune.recommend import CpuBisection, recommend
 from reports.result import RunResult
 from reports.tune_render import write_tune_report
 from reports.tune_result import Margins, PointRole, Recommendation, TunePoint, TuneResult

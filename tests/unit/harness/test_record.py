@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.collect import RESOURCES_FILE, RunRecord, build_result
-from harness.compose import ResourceLimits
-from harness.judge import Budgets
-from harness.runner import GeneratorStats
-from harness.sampler import ResourceSample
+from harness.run.record import RESOURCES_FILE, RunRecord, build_result
+from harness.run.runner import GeneratorStats
+from harness.stack.sampler import ResourceSample
+from harness.stack.services import ResourceLimits
+from harness.verdict.budgets import Budgets
 from reports.result import ContainerOutcome
 from scenarios.catalog import ClosedLoad, Scenario
 from scenarios.samples import HEADER, row

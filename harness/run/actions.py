@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from harness.docker import RunningContainer
+from harness.stack.docker import RunningContainer
 from reports.result import RunEvent, ShutdownRecord
 from scenarios.catalog import Action
 

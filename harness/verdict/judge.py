@@ -1,6 +1,6 @@
 """The one place that judges a run: budgets, the always-on checks, a ramp's steps, the verdict.
 
-    measure  (harness/collect.py, reports/findings.py)   figures, without verdicts
+    measure  (harness/run/record.py, reports/findings.py)   figures, without verdicts
     judge(result, budgets)                                the same result, judged
     loadgate report RUN --budgets FILE                    judge(load_result(RUN), FILE's budgets)
 
@@ -10,8 +10,7 @@ stops at its first step over budget (the knee is then known), and goodput counts
 within the SLO named in the budgets file (a re-judge against another SLO reports goodput as
 unavailable rather than guess).
 
-Budgets files (`budgets/<scenario>.yml`, else `budgets/default.yml`) are YAML mappings; every key
-is optional, unknown keys and non-finite numbers are refused. A budget the run could not
+Budgets files are read by `harness.verdict.budgets`. A budget the run could not
 measure is reported as unavailable: it neither passes nor fails, and a run in which no budget
 of the file could be measured does not pass. The always-on checks (`ALWAYS_ON`) apply to every
 judged run, budgets file or not, because each one means the figures cannot be trusted or a
@@ -22,13 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
-
-from harness.compare.thresholds import CompareThresholds
-from harness.errors import BudgetsError
+from harness.verdict.budgets import Budgets
 from reports.result import (
     MIB,
     BudgetVerdict,
@@ -44,46 +38,6 @@ STEP_BUDGETS = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "error_rat
 """In a ramp these judge each step (to find the knee), not the whole run."""
 STEP_JUDGED_SCENARIOS = frozenset(s.name for s in SCENARIOS.values() if s.judged_by_step)
 """Scenarios whose steps are judged (a result names its scenario; the catalogue says which)."""
-
-
-class Budgets(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    latency_p50_ms: PositiveFloat | None = None
-    latency_p95_ms: PositiveFloat | None = None
-    latency_p99_ms: PositiveFloat | None = None
-    error_rate: float | None = Field(default=None, ge=0.0, le=1.0)
-    memory_p95_mb: PositiveFloat | None = None
-    memory_max_mb: PositiveFloat | None = None
-    throughput_min_rps: PositiveFloat | None = None
-    throughput_min_ratio: float = Field(default=0.95, gt=0.0, le=1.0)
-    """Achieved / offered request rate: below it the gateway did not serve the load."""
-    image_size_mb: PositiveFloat | None = None
-    knee_min_rps: PositiveFloat | None = None
-    memory_growth_mb_per_10k: float | None = Field(default=None, ge=0)
-    fd_growth_per_10k: float | None = Field(default=None, ge=0)
-    tcp_growth_per_10k: float | None = Field(default=None, ge=0)
-    memory_failing_mb_per_1k: float | None = Field(default=None, ge=0)
-    """Working-set growth while the provider fails, per 1,000 failed requests."""
-    upstream_saved_min: float | None = Field(default=None, ge=0.0, le=1.0)
-    unexpected_status_max: int | None = Field(default=None, ge=0)
-    rejected_p99_ms: PositiveFloat | None = None
-    timeouts_max: int | None = Field(default=None, ge=0)
-    dropped_max: int | None = Field(default=None, ge=0)
-    not_ready_max_ms: PositiveFloat | None = None
-    exit_max_s: PositiveFloat | None = None
-    ready_probe_failures_max: int = Field(default=0, ge=0)
-    """Readiness probes (1 s timeout, once a second) that failed outside a deliberate drain."""
-    goodput_min: float | None = Field(default=None, ge=0.0, le=1.0)
-    goodput_ttft_ms: PositiveFloat = 500.0
-    """The SLO goodput counts against: first token within this (streams only)..."""
-    goodput_latency_ms: PositiveFloat = 2000.0
-    """...and the whole answer within this."""
-    generator_lag_p99_ms: PositiveFloat = 20.0
-    """Beyond this schedule lag the generator, not the gateway, set the pace: the run is refused."""
-    generator_cpu_max_cores: float = Field(default=0.9, gt=0.0)
-    compare: CompareThresholds | None = None
-    """`loadgate compare` only: the change per metric that counts as a regression."""
 
 
 # Budgets judged against a figure the scenario measured: key -> (figure, unit, is a minimum).
@@ -141,44 +95,6 @@ INTEGRITY_CHECKS = frozenset(
     }
 )
 """The checks that still apply to a run explicitly left unjudged (`--no-budgets`)."""
-
-
-def load_budgets(path: Path) -> Budgets:
-    try:
-        document = yaml.safe_load(path.read_bytes().decode("utf-8"))
-    except OSError as exc:
-        raise BudgetsError(f"cannot read budgets file {path}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise BudgetsError(f"budgets file {path} is not UTF-8 text") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise BudgetsError(f"budgets file {path} is not valid YAML{where}") from exc
-    except RecursionError as exc:
-        raise BudgetsError(f"budgets file {path} nests too deeply (a recursive alias?)") from exc
-    if not isinstance(document, dict) or not document:
-        raise BudgetsError(f"budgets file {path} must be a mapping of budget names to limits")
-    try:
-        return Budgets.model_validate(document)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_input=False, include_url=False):
-            key = ".".join(str(part) for part in error["loc"])
-            if error["type"] == "extra_forbidden":
-                problems.append(_unknown_key(key))
-            else:
-                problems.append(f"{key}: {error['msg']}")
-        raise BudgetsError(f"budgets file {path}: " + "; ".join(problems)) from None
-    except RecursionError as exc:
-        raise BudgetsError(f"budgets file {path} nests too deeply (a recursive alias?)") from exc
-
-
-def _unknown_key(key: str) -> str:
-    """A key the file may not hold, with the keys it may hold at that place."""
-    if key.startswith("compare."):
-        known = ", ".join(CompareThresholds.model_fields)
-        return f"unknown compare metric {key!r} (known: {known})"
-    return f"unknown budget {key!r} (known: {', '.join(Budgets.model_fields)})"
 
 
 def budget_verdict(

@@ -1,10 +1,14 @@
-"""One run, start to finish: images → stack → load + sampling → result → report and verdict."""
+"""One run, start to finish: images → stack → load + sampling → result → report and verdict.
+
+Two runs share everything from the load on: `run` launches the stack (the services of
+`harness.run.gateway_services`), samples its containers and tears it down; `run_external` drives
+a deployment loadgate did not start and measures only what its clients see. Both drive the load
+through `harness.run.drive` and assemble their record in `run_record`, the one place it is built.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import os
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -13,49 +17,26 @@ from pathlib import Path
 
 import httpx
 
-from harness.actions import ActionLog, ScenarioActions, StackHandles
-from harness.collect import RunRecord, build_result, response_scan
-from harness.compose import BuildSpec, ComposeFile, ResourceLimits, ServiceSpec
-from harness.docker import DockerEngine, RunningContainer
 from harness.errors import StackNotReadyError, UsageError
-from harness.failfast import FailFastWatch, failure_summary
 from harness.ids import new_id
-from harness.images import ImageBuilder, StackImages
-from harness.judge import Budgets, load_budgets
-from harness.knee import KneeWatch
-from harness.models import resolve_model
-from harness.probe import Probe, ReadinessProbe, path_missing, readiness_record
 from harness.progress import ProgressDisplay
-from harness.runner import LoadRun, SampleTail, run_load
-from harness.sampler import ResourceSample, ResourceSampler
-from harness.scrape import MetricsScraper
+from harness.run.actions import StackHandles
+from harness.run.drive import Driven, drive
+from harness.run.gateway_services import gateway_under_test, scenario_gateway, stack_services
+from harness.run.model_choice import resolve_model
+from harness.run.record import RunRecord, build_result, response_scan
+from harness.run.runner import LoadRun
 from harness.settings import ExternalTarget, RunSettings, StackCredentials
-from harness.stack import (
-    GATEWAY_SERVICE,
-    MOCK_PORT,
-    MOCK_SERVICE,
-    REDIS_PORT,
-    REDIS_SERVICE,
-    GatewayStack,
-    StackConfig,
-)
-from harness.wiring import (
-    DEFAULT_GATEWAY_PORT,
-    fill_placeholders,
-    healthcheck_problem,
-    rewrite_healthcheck_port,
-)
+from harness.stack.compose import ComposeFile
+from harness.stack.docker import DockerEngine, RunningContainer
+from harness.stack.images import ImageBuilder, StackImages
+from harness.stack.launch import GATEWAY_SERVICE, REDIS_SERVICE, GatewayStack, StackConfig
+from harness.stack.sampler import ResourceSample, ResourceSampler
+from harness.stack.services import ResourceLimits, ServiceSpec
+from harness.stack.wiring import healthcheck_problem
+from harness.verdict.budgets import Budgets, load_budgets
 from reports.outputs import write_run_outputs
-from reports.result import (
-    MIB,
-    ContainerOutcome,
-    GatewayMetrics,
-    ReadinessRecord,
-    RunEvent,
-    RunResult,
-    ShutdownRecord,
-)
-from scenarios.catalog import OpenLoad, Scenario
+from reports.result import ContainerOutcome, RunEvent, RunResult, ShutdownRecord
 from scenarios.samples import HEADER
 
 IDLE_BASELINE_S = 1.0
@@ -70,37 +51,6 @@ class RunOutcome:
 
 def new_run_id() -> str:
     return new_id()
-
-
-def _services(
-    compose: ComposeFile, token: str, settings: RunSettings, client_key: str = ""
-) -> tuple[ServiceSpec, ServiceSpec]:
-    """The gateway and Redis services of the compose file, found by `find_services`, with the
-    `--gateway-env` variables set (they also interpolate the compose file, so a `${NAME:?}` of the
-    user's own is satisfied by them)."""
-    gateway_name, redis_name = compose.find_services(
-        settings.gateway_service, settings.redis_service
-    )
-    upstream = f"http://{MOCK_SERVICE}:{MOCK_PORT}"
-    wired = fill_placeholders(
-        settings.gateway_environment,
-        {
-            "upstream_url": upstream,
-            "provider_token": token,
-            "redis_url": f"redis://{redis_name}:{REDIS_PORT}/0",
-            "client_key": client_key,
-        },
-    )
-    variables = {
-        **os.environ,
-        "PROVIDER_AUTH_TOKEN": token,
-        "UPSTREAM_BASE_URL": upstream,
-        "GATEWAY_API_KEYS": client_key,
-        **wired,
-    }
-    gateway = compose.service(gateway_name, variables)
-    gateway = dataclasses.replace(gateway, environment={**gateway.environment, **wired})
-    return gateway, compose.service(redis_name, variables)
 
 
 def _container_outcome(
@@ -118,37 +68,6 @@ def _container_outcome(
     )
 
 
-def gateway_under_test(settings: RunSettings, spec: ServiceSpec) -> ServiceSpec:
-    """The compose file's gateway service, or another gateway in its place (same limits, same
-    environment): an existing image, or a directory built with its own Dockerfile. A gateway in
-    its place does not inherit the compose file's port: its image says where it listens, and the
-    healthcheck, written for the compose file's port, is set to follow the one chosen."""
-    if settings.gateway_image or settings.gateway_build:
-        spec = _port_left_to_image(spec)
-    if settings.gateway_image:
-        return dataclasses.replace(spec, image=settings.gateway_image, build=None)
-    if settings.gateway_build:
-        context = settings.gateway_build.resolve()
-        if not (context / "Dockerfile").is_file():
-            raise UsageError(f"--gateway-build {settings.gateway_build}: no Dockerfile in it")
-        tag = (
-            "loadgate/gateway-under-test:" + hashlib.sha256(str(context).encode()).hexdigest()[:12]
-        )
-        build = BuildSpec(context=context, dockerfile="Dockerfile", loadgate_base=False)
-        return dataclasses.replace(spec, image=tag, build=build)
-    return spec
-
-
-def _port_left_to_image(spec: ServiceSpec) -> ServiceSpec:
-    """No published port, and a healthcheck written for the default port (which the stack moves
-    to the port it chooses)."""
-    check = spec.healthcheck
-    if check is not None:
-        test = rewrite_healthcheck_port(check.test, spec.container_ports, DEFAULT_GATEWAY_PORT)
-        check = dataclasses.replace(check, test=test)
-    return dataclasses.replace(spec, container_ports=[], healthcheck=check)
-
-
 def prepare(settings: RunSettings) -> tuple[ComposeFile, Budgets | None]:
     """Read and check every input before anything is started."""
     compose = ComposeFile.load(settings.compose_file)
@@ -159,7 +78,7 @@ def prepare(settings: RunSettings) -> tuple[ComposeFile, Budgets | None]:
 
 def compose_gateway(settings: RunSettings, compose: ComposeFile) -> ServiceSpec:
     """The compose file's gateway service as a run would launch it (no secrets filled in)."""
-    return _services(compose, "validation", settings)[0]
+    return stack_services(compose, "validation", settings)[0]
 
 
 def _finish(record: RunRecord, budgets: Budgets | None, run_dir: Path) -> RunOutcome:
@@ -190,7 +109,7 @@ def run_external(
         display.say(f"{scenario.name}: its actions need containers loadgate started; skipped")
     started_at = time.time()
     display.phase("load")
-    driven = _drive(
+    driven = drive(
         settings,
         target.url,
         StackHandles(),
@@ -201,29 +120,6 @@ def run_external(
     )
     record = run_record(RunContext(run_id, run_dir, settings, started_at), target.url, driven)
     return _finish(record, budgets, run_dir)
-
-
-@dataclass(frozen=True)
-class Driven:
-    """What driving the load produced, beside the samples."""
-
-    load: LoadRun
-    actions: ActionLog
-    metrics: GatewayMetrics
-    probes: list[Probe]
-    failed_fast: str | None
-
-    @property
-    def readiness_missing(self) -> bool:
-        return path_missing(self.probes)
-
-    def readiness(self, path: str, shutdown: ShutdownRecord | None) -> ReadinessRecord | None:
-        """The probes as recorded; None when every probe answered 404 (a target without such
-        a path: `readiness_missing` says so)."""
-        if not self.probes or self.readiness_missing:
-            return None
-        drain_from = shutdown.sigterm_at if shutdown is not None else None
-        return readiness_record(path, self.probes, self.load.started_at, drain_from)
 
 
 @dataclass(frozen=True)
@@ -296,94 +192,11 @@ def with_model(settings: RunSettings, display: ProgressDisplay) -> RunSettings:
     return dataclasses.replace(settings, model=model)
 
 
-def _drive(
-    settings: RunSettings,
-    url: str,
-    handles: StackHandles,
-    output: tuple[Path, ProgressDisplay],
-    budgets: Budgets | None,
-    environment: Mapping[str, str],
-    scrape_headers: Mapping[str, str] | None = None,
-) -> Driven:
-    """The load, with the scenario's actions at their times, the gateway's /metrics scraped and
-    its readiness probed while it runs; all are stopped however the load ends. `environment`
-    reaches the generators (credentials, the secret to scan answers for) and nothing else."""
-    run_dir, display = output
-    scenario = settings.scenario
-    actions = ScenarioActions(scenario.actions, handles)
-    scraper = MetricsScraper(url.rstrip("/") + "/metrics", headers=scrape_headers)
-    probe = ReadinessProbe(url.rstrip("/") + settings.ready_path)
-    watch = _StopWatch(scenario, budgets)
-    scraper.start()
-    probe.start()
-    try:
-        load = run_load(
-            scenario,
-            url,
-            run_dir,
-            display.update,
-            environment,
-            settings.processes,
-            on_started=actions.start,
-            stop_when=watch.check,
-            model=settings.model,
-        )
-    finally:
-        action_log = actions.stop()
-        metrics = scraper.stop()
-        probes = probe.stop()
-    return Driven(load, action_log, metrics, probes, watch.failure(load))
-
-
-class _StopWatch:
-    """Ends a load early: at once when its first requests all fail the same way; a ramp at its
-    first step that breaks a budget (the knee is then known)."""
-
-    def __init__(self, scenario: Scenario, budgets: Budgets | None) -> None:
-        self._fail_fast = FailFastWatch()
-        self._knee = None
-        if scenario.judged_by_step and isinstance(scenario.load, OpenLoad) and budgets:
-            self._knee = KneeWatch(scenario.load.stages, budgets)
-
-    def check(self, tail: SampleTail, load_started_at: float, now: float) -> str | None:
-        reason = self._fail_fast.check(tail.kinds, tail.requests, now - load_started_at)
-        if reason is None and self._knee is not None:
-            reason = self._knee.check(tail, load_started_at, now)
-        return reason
-
-    def failure(self, load: LoadRun) -> str | None:
-        """The one line that says why every request failed, when the load was stopped for it:
-        the status and the start of the first failed answer (scrubbed by the generators)."""
-        kinds = self._fail_fast.kinds
-        if not kinds:
-            return None
-        failures = sorted(load.responses.failures, key=lambda f: f.t)
-        first = failures[0] if failures else None
-        if first is None:
-            return failure_summary(kinds, None, None)
-        return failure_summary(kinds, first.status or None, first.body, f"POST {first.route}")
-
-
 def _events(events: list[RunEvent], load: LoadRun) -> list[RunEvent]:
     if load.stopped_early is None:
         return events
     t, reason = load.stopped_early
     return [*events, RunEvent(t=t, name="load stopped early", detail=reason)]
-
-
-def _scenario_gateway(settings: RunSettings, spec: ServiceSpec) -> ServiceSpec:
-    """The gateway service with the scenario's settings and, for `oom`, its memory limit."""
-    scenario = settings.scenario
-    limits = settings.gateway_limits or spec.limits
-    if scenario.gateway_memory_mb is not None:
-        memory = scenario.gateway_memory_mb * MIB
-        limits = dataclasses.replace(
-            limits,
-            memory_bytes=memory,
-            reserved_memory_bytes=min(limits.reserved_memory_bytes or memory, memory),
-        )
-    environment = {**spec.environment, **scenario.gateway_environment}
-    return dataclasses.replace(spec, limits=limits, environment=environment)
 
 
 def _mock_stats(mock_url: str) -> dict[str, int] | None:
@@ -420,8 +233,8 @@ def run(settings: RunSettings, display: ProgressDisplay) -> RunOutcome:
     scenario = settings.scenario
     token = "lg-test-" + secrets.token_hex(16)
     client_key = "lg-client-" + secrets.token_hex(16)
-    gateway_spec, redis_spec = _services(compose, token, settings, client_key)
-    gateway_spec = _scenario_gateway(settings, gateway_under_test(settings, gateway_spec))
+    gateway_spec, redis_spec = stack_services(compose, token, settings, client_key)
+    gateway_spec = scenario_gateway(settings, gateway_under_test(settings, gateway_spec))
     engine = DockerEngine.connect()  # before the run directory: no empty one when it fails
     run_id, run_dir = _new_run_dir(settings)
     try:
@@ -490,7 +303,7 @@ def _run_on_stack(
             time.sleep(IDLE_BASELINE_S)
             _reset_mock(stack.mock_url)
             display.phase("load")
-            driven = _drive(
+            driven = drive(
                 settings,
                 stack.gateway_url,
                 handles,

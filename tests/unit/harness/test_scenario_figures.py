@@ -1,4 +1,5 @@
-"""Each scenario's figures and notes (`harness.findings.compute`) on synthetic rows, by hand."""
+"""Each scenario's figures and notes (`harness.run.scenario_figures.compute`), on synthetic
+rows, checked by hand."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.findings import FindingInputs, compute
+from harness.run.scenario_figures import FindingInputs, compute
 from reports.result import (
     GatewayMetrics,
     MetricSeries,

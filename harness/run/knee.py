@@ -14,8 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from harness.judge import Budgets, step_breach
-from harness.runner import SampleTail
+from harness.run.runner import SampleTail
+from harness.verdict.budgets import Budgets
+from harness.verdict.judge import step_breach
 from reports.findings import step_stats
 from scenarios.arrivals import Stage
 

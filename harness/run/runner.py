@@ -1,14 +1,13 @@
 """Runs the load generator in its own processes, bounded in time, and follows their samples.
 
-Closed load is Locust, headless (`--processes N` for Locust's own distributed mode: a master and
-N forked workers); open load is `scenarios.openmodel`, N processes each taking an interleaved
-share of the schedule. Generators run as subprocesses so that Locust's gevent monkey-patching
-never touches the harness (which samples containers in threads). Each generator process writes
-its own samples file; they are merged into one `samples.csv` at the end (raw rows, so
-percentiles of the merged run are exact, not averages of averages), and their notes on the
-answers (first failures, provider-token hits: `scenarios.inspection`) into one `responses.jsonl`.
-The CPU the generators used is measured, so a run whose generator was the bottleneck can be
-refused.
+Closed load is Locust, open load is `scenarios.openmodel` (their command lines:
+`harness.run.generator_commands`). Generators run as subprocesses so that Locust's gevent
+monkey-patching never touches the harness (which samples containers in threads). Each generator
+process writes its own samples file; they are merged into one `samples.csv` at the end (raw
+rows, so percentiles of the merged run are exact, not averages of averages), and their notes on
+the answers (first failures, provider-token hits: `scenarios.inspection`) into one
+`responses.jsonl`. The CPU the generators used is measured, so a run whose generator was the
+bottleneck can be refused.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ import resource
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
@@ -28,18 +26,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import scenarios
 from harness.errors import LoadGeneratorError
-from harness.models import LAUNCHED_STACK_MODEL
+from harness.run.generator_commands import (
+    REQUEST_TIMEOUT_S,
+    STOP_TIMEOUT_S,
+    locust_command,
+    open_model_command,
+)
 from scenarios.catalog import OpenLoad, Scenario
 from scenarios.inspection import ResponseNotes, read_notes, write_notes
 from scenarios.samples import HEADER
 
-LOCUSTFILE = Path(scenarios.__file__).parent / "locustfile.py"
-STOP_TIMEOUT_S = 5
 GRACE_S = 30.0
 WINDOW_S = 5.0
-REQUEST_TIMEOUT_S = 30.0
 PARTS_DIR = "samples.parts"
 
 
@@ -100,7 +99,6 @@ class SampleTail:
         for path in sorted(self._directory.glob("*.csv")):
             if path not in self._files:
                 self._files[path] = path.open(newline="")
-                self._files[path].readline()  # header
                 self._pending[path] = ""
             self._read(path)
         while self._window and self._window[0][0] < now - WINDOW_S:
@@ -111,7 +109,7 @@ class SampleTail:
         lines = text.split("\n")
         self._pending[path] = lines.pop()
         for row in csv.reader(lines):
-            if len(row) < 5:
+            if len(row) < 5 or tuple(row) == HEADER:  # the header may not be written yet at open
                 continue
             start, latency = float(row[0]), float(row[1])
             self.requests += 1
@@ -135,91 +133,6 @@ class SampleTail:
 
 StopWhen = Callable[[SampleTail, float, float], str | None]
 """(tail, load_started_at, now) -> a reason to end the load now, or None."""
-
-
-def _model_option(chosen: Scenario, option: str, model: str | None) -> list[str]:
-    """The model OpenAI bodies name; None means the launched stack's (the mock provider's)."""
-    return [option, model or LAUNCHED_STACK_MODEL] if chosen.protocol == "openai" else []
-
-
-def locust_command(
-    chosen: Scenario, host: str, samples: Path, processes: int = 1, model: str | None = None
-) -> list[str]:
-    load = chosen.load
-    assert not isinstance(load, OpenLoad)
-    command = [
-        sys.executable,
-        "-m",
-        "locust",
-        "-f",
-        str(LOCUSTFILE),
-        chosen.user_class,
-        "--headless",
-        "--host",
-        host,
-        "--users",
-        str(load.users),
-        "--spawn-rate",
-        str(load.spawn_rate),
-        "--run-time",
-        f"{max(1, round(chosen.duration_s))}s",
-        "--stop-timeout",
-        str(STOP_TIMEOUT_S),
-        "--only-summary",
-        "--exit-code-on-error",
-        "0",
-        "--loglevel",
-        "WARNING",
-        "--lg-samples",
-        str(samples),
-        "--lg-rps-per-user",
-        str(load.rps_per_user),
-        *_model_option(chosen, "--lg-model", model),
-    ]
-    if processes > 1:
-        command += ["--processes", str(processes)]
-    return command
-
-
-def open_model_command(
-    chosen: Scenario, host: str, parts: Path, index: int, processes: int, model: str | None = None
-) -> list[str]:
-    load = chosen.load
-    assert isinstance(load, OpenLoad)
-    stages = ",".join(f"{s.duration_s:g}:{s.rate_rps:g}" for s in load.stages)
-    command = [
-        sys.executable,
-        "-m",
-        "scenarios.openmodel",
-        "--url",
-        host,
-        "--protocol",
-        chosen.protocol,
-        *_model_option(chosen, "--model", model),
-        "--stages",
-        stages,
-        "--arrival",
-        load.arrival,
-        "--prompts",
-        chosen.prompts,
-        "--max-in-flight",
-        str(max(1, load.max_in_flight // processes)),
-        "--timeout",
-        f"{REQUEST_TIMEOUT_S:g}",
-        "--index",
-        str(index),
-        "--of",
-        str(processes),
-        "--samples",
-        str(parts / f"samples-{index}.csv"),
-        "--summary",
-        str(parts / f"generator-{index}.json"),
-        "--started",
-        str(parts / f"started-{index}"),
-    ]
-    if chosen.stream:
-        command.append("--stream")
-    return command
 
 
 @dataclass
@@ -284,8 +197,8 @@ def run_load(
 
     `on_started(unix_time)` is called once, as soon as the load has begun; `stop_when` is asked
     twice a second whether to end the load early (the generators then stop sending and finish
-    what they sent). `model` is what OpenAI bodies name (`harness.models.resolve_model`; None:
-    the launched stack's).
+    what they sent). `model` is what OpenAI bodies name (`model_choice.resolve_model`; None: the
+    launched stack's).
     """
     parts = run_dir / PARTS_DIR
     parts.mkdir()

@@ -8,7 +8,7 @@ testcontainers, for its PING wait: that one convenience cost a global configurat
 (Ryuk cannot be pulled here, nor its connection mode guessed inside a container), a second way
 to stop a container (testcontainers' `stop()` is a forced remove, so a Redis outage could not be
 a SIGTERM), and a dependency. loadgate already labels, reaps, waits for and stops its containers
-itself, so Redis now gets the same treatment and a PING probe (`harness.stack.redis_ping`).
+itself, so Redis now gets the same treatment and a PING probe (`readiness.redis_ping`).
 Every container and network loadgate creates carries `LABEL_RUN`, so `remove_leftovers()` can
 find what a crashed run left behind. A run's stack also carries its owner (`LABEL_HOST`,
 `LABEL_PID`): `loadgate clean` removes only what belongs to runs whose owner process is gone,

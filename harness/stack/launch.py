@@ -2,10 +2,11 @@
 
 The services come from the compose file (limits, healthcheck, stop grace period, restart policy
 and environment applied through the SDK); the mock upstream is loadgate's own. Ports are published
-on 127.0.0.1 only. The gateway's port is chosen before anything starts (`harness.wiring`), and a
-gateway that listens elsewhere is caught within seconds from its listening sockets, read from the
-host's /proc like the sampler's connections (no `docker exec`): waiting out the ready timeout
-would cost a minute and say only "no answer". Used as a context manager: start-up failures,
+on 127.0.0.1 only. Each service is waited for by `harness.stack.readiness`. The gateway's port is
+chosen before anything starts (`harness.stack.wiring`), and a gateway that listens elsewhere is
+caught within seconds from its listening sockets, read from the host's /proc like the sampler's
+connections (no `docker exec`): waiting out the ready timeout would cost a minute and say only
+"no answer". Used as a context manager: start-up failures,
 errors and interrupts all end in `teardown()`, which removes every container and the network of
 the run.
 """
@@ -16,7 +17,6 @@ import dataclasses
 import logging
 import math
 import signal
-import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,10 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-import httpx
-
-from harness.compose import Healthcheck, ServiceSpec
-from harness.docker import (
+from harness.errors import StackNotReadyError
+from harness.stack.docker import (
     LABEL_PROJECT,
     LABEL_RUN,
     LABEL_SERVICE,
@@ -37,10 +35,11 @@ from harness.docker import (
     RunningContainer,
     owner_labels,
 )
-from harness.errors import StackNotReadyError
-from harness.images import StackImages
-from harness.sampler import tcp_sockets
-from harness.wiring import DEFAULT_GATEWAY_PORT, choose_gateway_port, rewrite_healthcheck_port
+from harness.stack.images import StackImages
+from harness.stack.readiness import ReadyProbe, check_running, http_ok, redis_ping, wait_ready
+from harness.stack.sampler import tcp_sockets
+from harness.stack.services import Healthcheck, ServiceSpec
+from harness.stack.wiring import DEFAULT_GATEWAY_PORT, choose_gateway_port, rewrite_healthcheck_port
 
 log = logging.getLogger("loadgate.stack")
 
@@ -150,38 +149,6 @@ def _signals_held() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
-
-
-ReadyProbe = Callable[[], str | None]
-"""One readiness probe: None when the service is ready, else what it answered, in a few words."""
-
-
-def http_ok(url: str) -> ReadyProbe:
-    """Ready when GET `url` answers 200."""
-
-    def probe() -> str | None:
-        try:
-            status = httpx.get(url, timeout=2.0).status_code
-        except httpx.HTTPError as exc:
-            return f"{url}: {type(exc).__name__}"
-        return None if status == 200 else f"{url} answered {status}"
-
-    return probe
-
-
-def redis_ping(port: int) -> ReadyProbe:
-    """Ready when Redis on 127.0.0.1:`port` answers PING with +PONG (RESP, no client needed)."""
-
-    def probe() -> str | None:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2.0) as connection:
-                connection.sendall(b"PING\r\n")
-                answer = connection.recv(64)
-        except OSError as exc:
-            return f"PING: {type(exc).__name__}"
-        return None if answer.startswith(b"+PONG") else f"PING answered {answer[:20]!r}"
-
-    return probe
 
 
 class GatewayStack:
@@ -298,35 +265,21 @@ class GatewayStack:
     ) -> None:
         """Probe until `probe` says ready; give up at once on a container that died."""
         container = self.containers[service]
-        deadline = time.monotonic() + self.config.ready_timeout_s
-        last = "no answer yet"
-        while time.monotonic() < deadline:
-            self._check_alive(service, watch)
-            problem = probe()
-            if problem is None:
-                return
-            last = problem
-            time.sleep(0.2)
-        raise StackNotReadyError(
-            service,
-            f"not ready after {self.config.ready_timeout_s:.0f} s ({last})",
-            container.logs(),
+        timeout_s = self.config.ready_timeout_s
+        wait_ready(
+            service, probe, timeout_s, lambda: self._check_alive(service, watch), container.logs
         )
 
     def _check_alive(self, service: str, watch: ListenWatch | None) -> None:
         """Give up at once on a container that exited, or that listens where it is not probed."""
         container = self.containers[service]
-        state = container.state()
-        reason = None
-        oom_killed = bool(state.get("OOMKilled"))
-        if state.get("Status") in ("exited", "dead") or state.get("Restarting"):
-            reason = f"container exited with code {state.get('ExitCode')}"
-            if oom_killed:
-                reason += " (OOM-killed)"
-        elif watch is not None and state.get("Pid"):
-            reason = watch.problem(listening_sockets(int(state["Pid"])), time.monotonic())
+        check_running(container)
+        pid = container.state().get("Pid") if watch is not None else None
+        if watch is None or not pid:
+            return
+        reason = watch.problem(listening_sockets(int(pid)), time.monotonic())
         if reason is not None:
-            raise StackNotReadyError(service, reason, container.logs(), oom_killed=oom_killed)
+            raise StackNotReadyError(service, reason, container.logs())
 
     def teardown(self) -> None:
         with _signals_held():

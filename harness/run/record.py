@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.compose import ResourceLimits
-from harness.findings import FindingInputs, compute
-from harness.images import StackImages
-from harness.judge import Budgets, judge
-from harness.runner import GeneratorStats
-from harness.sampler import ResourceSample
+from harness.run.runner import GeneratorStats
+from harness.run.scenario_figures import FindingInputs, compute
+from harness.stack.images import StackImages
+from harness.stack.sampler import ResourceSample
+from harness.stack.services import ResourceLimits
+from harness.verdict.budgets import Budgets
+from harness.verdict.judge import judge
 from reports import aggregate
 from reports.findings import stream_stats
 from reports.result import (

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.docker import RunningContainer
+from harness.stack.docker import RunningContainer
 
 log = logging.getLogger("loadgate.sampler")
 

@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.compose import ServiceSpec
-from harness.docker import LABEL_RUN, DockerEngine, ImageInfo
 from harness.errors import ImageBuildError
+from harness.stack.docker import LABEL_RUN, DockerEngine, ImageInfo
+from harness.stack.services import ServiceSpec
 
 log = logging.getLogger("loadgate.images")
 

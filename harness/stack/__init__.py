@@ -1,0 +1,1 @@
+"""The stack under test: Docker, images, the compose file, launch and readiness, sampling."""

@@ -1,0 +1,1 @@
+"""Tune: the search for the compose limits the gateway needs, and the edit that writes them."""

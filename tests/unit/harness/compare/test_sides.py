@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from harness.compare.sides import check_ref, moved, own_dockerfile, ref_checkout
-from harness.errors import UsageError
-from harness.stack.services import BuildSpec
+from harness.compare.sides import (
+    SideBuilder,
+    SideSpec,
+    check_ref,
+    moved,
+    own_dockerfile,
+    ref_checkout,
+)
+from harness.errors import ImageBuildError, UsageError
+from harness.stack.docker import ImageInfo
+from harness.stack.images import ImageBuilder
+from harness.stack.services import BuildSpec, ServiceSpec
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -103,3 +113,39 @@ def test_a_build_directory_needs_its_own_dockerfile(tmp_path: Path) -> None:
     """--base-build DIR without a Dockerfile is refused naming the flag."""
     with pytest.raises(UsageError, match=r"--base-build .*: no Dockerfile in it"):
         own_dockerfile(tmp_path, "--base-build")
+
+
+class _Engine:
+    """An engine holding one image, `gw:1.4`."""
+
+    def image(self, name: str) -> ImageInfo | None:
+        if name != "gw:1.4":
+            return None
+        return ImageInfo(name="gw:1.4", id="sha256:" + "a" * 64, size_bytes=1)
+
+
+def _side_builder() -> SideBuilder:
+    engine: Any = _Engine()
+    builder = ImageBuilder(engine, Path("."), "python:3.11-slim", lambda message: None)
+    gateway = ServiceSpec(name="gateway", image="loadgate/gateway:latest")
+    return SideBuilder(builder, gateway, "compare-test")
+
+
+def test_an_image_side_runs_that_image_by_id() -> None:
+    """--base-image IMAGE: every round runs the image's id (a re-tag mid-compare cannot leak in)."""
+    head = SideSpec(side="head")
+    prepared = _side_builder().prepare(SideSpec(side="base", image="gw:1.4"), head)
+    assert prepared.tag == prepared.image_id == "sha256:" + "a" * 64
+    assert prepared.description == "image gw:1.4"
+
+
+def test_an_image_the_engine_does_not_have_is_named() -> None:
+    """--head-image of an image that is not there fails before any round, naming it."""
+    with pytest.raises(ImageBuildError, match=r"gw:9\.9"):
+        _side_builder().prepare(SideSpec(side="head", image="gw:9.9"), SideSpec(side="head"))
+
+
+def test_a_ref_side_needs_something_to_build() -> None:
+    """--base-ref with a head that is an image (no build): one usage line saying what to give."""
+    with pytest.raises(UsageError, match="give --head-build DIR"):
+        _side_builder().head_build(SideSpec(side="head", image="gw:1.4"))

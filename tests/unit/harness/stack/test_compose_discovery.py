@@ -9,7 +9,7 @@ import pytest
 from harness.errors import ComposeError
 from harness.stack.compose import ComposeFile
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 USER_COMPOSE = ROOT / "tests/fixtures/gateways/port8080/compose.yml"
 
 

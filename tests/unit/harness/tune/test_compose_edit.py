@@ -10,7 +10,7 @@ from harness.errors import ComposeError
 from harness.stack.compose import ComposeFile
 from harness.tune.compose_edit import LimitValues, format_cpus, format_memory, rewrite_limits
 
-FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "compose" / "two-services.yml"
+FIXTURE = Path(__file__).resolve().parents[3] / "fixtures" / "compose" / "two-services.yml"
 MIB = 1024 * 1024
 VARIABLES = {"PROVIDER_AUTH_TOKEN": "t", "UPSTREAM_BASE_URL": "http://m"}
 

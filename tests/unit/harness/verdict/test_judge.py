@@ -20,7 +20,7 @@ from reports.result import (
     TokenHit,
 )
 
-BUDGETS_DIR = Path(__file__).resolve().parents[3] / "budgets"
+BUDGETS_DIR = Path(__file__).resolve().parents[4] / "budgets"
 
 if TYPE_CHECKING:
     from tests.unit.conftest import MakeResult

@@ -9,7 +9,7 @@ import pytest
 from harness.errors import ComposeError
 from harness.stack.compose import ComposeFile, interpolate
 
-FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "compose" / "two-services.yml"
+FIXTURE = Path(__file__).resolve().parents[3] / "fixtures" / "compose" / "two-services.yml"
 VARIABLES = {"PROVIDER_AUTH_TOKEN": "t", "UPSTREAM_BASE_URL": "http://mock:8080"}
 MIB = 1024 * 1024
 

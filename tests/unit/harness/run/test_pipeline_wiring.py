@@ -12,7 +12,7 @@ from harness.settings import RunSettings
 from harness.stack.compose import ComposeFile
 from scenarios.catalog import scenario
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 USER_COMPOSE = ROOT / "tests/fixtures/gateways/port8080/compose.yml"
 TOKEN = "lg-test-unit-token"
 

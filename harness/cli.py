@@ -24,6 +24,7 @@ from harness.errors import (
     EXIT_OK,
     EXIT_USAGE,
     LoadgateError,
+    UsageError,
 )
 from harness.options import run_settings
 from harness.parser import PROJECT_ROOT, build_parser
@@ -31,8 +32,9 @@ from harness.progress import ProgressDisplay
 from harness.verdict.budgets import load_budgets
 from harness.verdict.judge import judge
 from reports.compare_figures import compare_lines, round_line
+from reports.compare_result import COMPARE_FILE, load_compare
 from reports.console import run_lines, tune_lines
-from reports.outputs import write_run_outputs
+from reports.outputs import write_compare_outputs, write_run_outputs
 from reports.result import ResultFileError, RunResult, load_result
 from reports.summary import append_step_summary
 from reports.tune_render import write_tune_report
@@ -160,6 +162,8 @@ def _report(args: argparse.Namespace) -> int:
         directory = path if path.is_dir() else path.parent
         _say(tune_lines(tune_result, write_tune_report(tune_result, directory)))
         return EXIT_OK if tune_result.confirmed else EXIT_BUDGET_BREACHED
+    if (path / COMPARE_FILE).exists() or path.name == COMPARE_FILE:
+        return _report_compare(path, args.budgets)
     result = load_result(path)
     if args.budgets:
         result = judge(result, load_budgets(args.budgets))
@@ -168,6 +172,18 @@ def _report(args: argparse.Namespace) -> int:
     _say(run_lines(result, report))
     _step_summary(run_dir)
     return _exit_code(result)
+
+
+def _report_compare(path: Path, budgets: Path | None) -> int:
+    """A stored compare, re-rendered (compare.html, summary.md) and printed as it ended."""
+    if budgets is not None:
+        raise UsageError("--budgets re-judges a run; a compare keeps the thresholds it ran with")
+    result = load_compare(path)
+    directory = path if path.is_dir() else path.parent
+    report = write_compare_outputs(result, directory)
+    _say([*compare_lines(result), f"report: {report}"])
+    _step_summary(directory)
+    return EXIT_BUDGET_BREACHED if result.verdict == "fail" else EXIT_OK
 
 
 def _clean(args: argparse.Namespace) -> int:

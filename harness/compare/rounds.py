@@ -25,10 +25,11 @@ from harness.run import pipeline
 from harness.settings import RunSettings
 from harness.stack.docker import DockerEngine
 from harness.stack.images import ImageBuilder
-from reports.compare_render import COMPARE_REPORT_FILE, write_compare_report
+from reports.compare_render import COMPARE_REPORT_FILE
 from reports.compare_result import COMPARE_FILE, CompareResult, Metric, Side
+from reports.outputs import write_compare_outputs
 from reports.result import RunResult
-from reports.summary import SUMMARY_FILE, compare_summary, write_summary
+from reports.summary import SUMMARY_FILE
 
 
 @dataclass(frozen=True)
@@ -187,5 +188,4 @@ def finish(outcome: CompareOutcome) -> Path:
         }
     )
     result.save(outcome.directory)
-    write_summary(compare_summary(result), outcome.directory)
-    return write_compare_report(result, outcome.directory)
+    return write_compare_outputs(result, outcome.directory)

@@ -58,7 +58,10 @@ class PercentilePoint(_Model):
     (nearest rank, an observed value). Drawn HdrHistogram-style, on a log axis of "nines"."""
 
     percentile: float = Field(ge=0, le=100, allow_inf_nan=False)
-    latency_ms: float = Field(ge=0, allow_inf_nan=False)
+    latency_ms: float = Field(allow_inf_nan=False)
+    """Not bounded below: a request cut by a SIGTERM can be recorded a fraction of a millisecond
+    below zero (its end seen before its intended start), and the distribution keeps what the
+    samples hold, as `LatencyStats` does."""
 
 
 class ErrorStats(_Model):

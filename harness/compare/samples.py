@@ -67,7 +67,7 @@ def read_round(run_dir: Path) -> RoundSamples:
     if not set(requests.columns) >= SAMPLE_COLUMNS:
         raise ResultFileError(f"{path} is not a loadgate samples file (no latency_ms column)")
     latencies = pd.to_numeric(requests["latency_ms"], errors="coerce").to_numpy(dtype=float)
-    if not np.isfinite(latencies).all() or (latencies < 0).any():
-        raise ResultFileError(f"{path} holds a latency that is not a finite, positive number")
+    if not np.isfinite(latencies).all():
+        raise ResultFileError(f"{path} holds a latency that is not a finite number")
     failed = (requests["error"] != "").to_numpy(dtype=bool)
     return RoundSamples(run_dir=run_dir, result=result, latencies=latencies, failed=failed)

@@ -83,3 +83,11 @@ def test_percentile_matches_numpy_inverted_cdf() -> None:
     assert aggregate.percentile(values, 99) == float(
         np.percentile(values, 99, method="inverted_cdf")
     )
+
+
+def test_a_distribution_keeps_a_latency_just_below_zero() -> None:
+    """A request cut by a SIGTERM can be recorded at -0.3 ms: the distribution holds it, not a
+    validation error that loses the whole result (seen in the shutdown scenario)."""
+    points = aggregate.latency_distribution(np.array([-0.286, 5.0, 7.0, 9.0]))
+    assert points[0].percentile == 0 and points[0].latency_ms == -0.286
+    assert points[-1].latency_ms == 9.0

@@ -56,7 +56,7 @@ def load_requests(path: Path) -> pd.DataFrame:
 def latency_stats(requests: pd.DataFrame) -> LatencyStats:
     """Latency from each request's `start`: its intended send time when the load kept a
     schedule, so a request that waited behind a stall carries the wait."""
-    return _stats(request_latencies(requests))
+    return summary(request_latencies(requests))
 
 
 def latency_distribution(latencies: np.ndarray) -> list[PercentilePoint]:
@@ -85,14 +85,8 @@ def service_latencies(requests: pd.DataFrame) -> np.ndarray | None:
     return service.clip(lower=0.0).to_numpy(dtype=float)
 
 
-def service_latency_stats(requests: pd.DataFrame) -> LatencyStats | None:
-    """Latency from each request's actual send (intended time + schedule lag): what a closed
-    loop reports when it ignores coordinated omission. None when no request kept a schedule."""
-    service = service_latencies(requests)
-    return None if service is None else _stats(service)
-
-
-def _stats(latencies: np.ndarray) -> LatencyStats:
+def summary(latencies: np.ndarray) -> LatencyStats:
+    """Count, mean, nearest-rank percentiles and maximum of `latencies` (ms)."""
     if latencies.size == 0:
         return LatencyStats(count=0, mean_ms=0, p50_ms=0, p90_ms=0, p95_ms=0, p99_ms=0, max_ms=0)
     values = {key: percentile(latencies, q) for key, q in PERCENTILES.items()}

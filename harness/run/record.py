@@ -186,7 +186,7 @@ def build_result(record: RunRecord, judging: Budgets | None) -> RunResult:
         target_rps=record.scenario.target_rps or None,
         throughput_rps=throughput,
         latency=latency,
-        service_latency=aggregate.service_latency_stats(requests),
+        service_latency=None if service is None else aggregate.summary(service),
         latency_distribution=aggregate.latency_distribution(aggregate.request_latencies(requests)),
         service_latency_distribution=(
             [] if service is None else aggregate.latency_distribution(service)

@@ -137,9 +137,13 @@ class OpenModelDriver:
         """Schedule nothing more (the requests already sent are still awaited)."""
         self._stopping = True
 
-    async def run(self, offsets: Iterator[float], drain_s: float) -> DriverReport:
-        """Send on schedule, then wait up to `drain_s` for the answers still outstanding."""
-        start = self._clock()
+    async def run(
+        self, offsets: Iterator[float], drain_s: float, start: float | None = None
+    ) -> DriverReport:
+        """Send on schedule from `start` (a time of the driver's clock; default now), then wait
+        up to `drain_s` for the answers still outstanding. Workers sharing one schedule start at
+        one origin: a send already due when the driver begins goes out at once, its lag counted."""
+        start = self._clock() if start is None else start
         tasks: set[asyncio.Task[None]] = set()
         for offset in offsets:
             due = start + offset

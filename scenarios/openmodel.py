@@ -191,8 +191,9 @@ async def generate(args: argparse.Namespace) -> GeneratorSummary:
         # SIGINT from the harness ends the schedule early (a ramp past its knee), cleanly.
         asyncio.get_running_loop().add_signal_handler(signal.SIGINT, driver.stop)
         offsets = intended_offsets(args.stages, args.arrival, args.seed, (args.index, args.of))
-        args.started.write_text(f"{time.time():.6f}")
-        report = await driver.run(offsets, drain_s=args.timeout)
+        origin = None if args.start_at is None else time.monotonic() + args.start_at - time.time()
+        args.started.write_text(f"{time.time() if args.start_at is None else args.start_at:.6f}")
+        report = await driver.run(offsets, drain_s=args.timeout, start=origin)
         flusher.cancel()
     writer.close()
     inspector.close()
@@ -220,6 +221,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--index", type=int, default=0, help="this process's share of the schedule")
     p.add_argument("--of", type=int, default=1, help="number of generator processes")
+    p.add_argument(
+        "--start-at", type=float, help="Unix time the schedule starts (a worker's shared origin)"
+    )
     p.add_argument("--samples", type=Path, required=True)
     p.add_argument("--summary", type=Path, required=True)
     p.add_argument("--started", type=Path, required=True, help="gets the start time, at once")

@@ -144,3 +144,40 @@ def test_stop_ends_the_schedule_and_keeps_the_answers_in_flight() -> None:
     scheduled, recorded, ok = asyncio.run(scenario())
     assert 20 <= scheduled <= 30  # 0.25 s of a 100 req/s schedule, not 2 s of it
     assert recorded == ok == scheduled
+
+
+def test_a_shared_origin_in_the_future_delays_the_first_send() -> None:
+    """Workers given one origin wait for it: the first send goes out at the origin, not at once."""
+
+    async def scenario() -> tuple[float, float]:
+        sent_at: list[float] = []
+
+        async def send() -> Reply:
+            sent_at.append(time.monotonic())
+            return Reply(200)
+
+        origin = time.monotonic() + 0.2
+        driver = OpenModelDriver(send, max_in_flight=10)
+        await driver.run(intended_offsets([Stage(0.1, 50)]), drain_s=1, start=origin)
+        return origin, sent_at[0]
+
+    origin, first = asyncio.run(scenario())
+    assert first >= origin - 0.001
+
+
+def test_an_origin_already_past_counts_the_sends_due_as_late() -> None:
+    """A worker that starts after the shared origin sends what is due at once, its lag counted."""
+
+    async def scenario() -> list[float]:
+        driver = OpenModelDriver(_ok, max_in_flight=10)
+        origin = time.monotonic() - 0.1
+        report = await driver.run(intended_offsets([Stage(0.2, 50)]), drain_s=1, start=origin)
+        return sorted(o.lag_s for o in report.outcomes)
+
+    lags = asyncio.run(scenario())
+    assert lags[-1] >= 0.08  # the first sends were due 0.1 s before the driver began
+    assert lags[0] < 0.05
+
+
+async def _ok() -> Reply:
+    return Reply(200)

@@ -205,6 +205,18 @@ def _clean(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _worker(args: argparse.Namespace) -> int:
+    """Becomes the worker process (Locust's gevent must not patch a process that has already
+    imported the harness): signals then reach Locust's worker directly."""
+    host, port = args.master
+    command = [sys.executable, "-m", "scenarios.worker", "--master", f"{host}:{port}"]
+    if args.target:
+        command += ["--target", args.target]
+    sys.stdout.flush()
+    os.execv(sys.executable, command)  # noqa: S606 - the arguments were parsed and checked
+    return EXIT_OK  # not reached: execv replaced this process
+
+
 def _scenarios(_: argparse.Namespace) -> int:
     for item in SCENARIOS.values():
         model = "open" if isinstance(item.load, OpenLoad) else "closed"
@@ -227,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "compare": _compare,
         "clean": _clean,
         "scenarios": _scenarios,
+        "worker": _worker,
     }
     try:
         return handlers[args.command](args)

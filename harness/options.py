@@ -14,9 +14,10 @@ from pydantic import SecretStr
 
 from harness.errors import UsageError
 from harness.parser import PROJECT_ROOT
-from harness.settings import ExternalTarget, RunSettings
+from harness.settings import Distributed, ExternalTarget, RunSettings, StackCredentials
 from harness.stack.wiring import parse_gateway_environment
 from scenarios.catalog import OpenLoad, adjusted, scenario
+from scenarios.credentials import SCAN_SECRET_ENV, TOKEN_ENV
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 """An HTTP field name (RFC 9110 token)."""
@@ -116,6 +117,43 @@ def external_target(args: argparse.Namespace) -> ExternalTarget | None:
     return ExternalTarget(url=url, token=token, headers=_headers(args.header))
 
 
+MIN_WORKER_SECRET = 16
+"""Characters at least of each secret a launched stack's workers hold (`_worker_secret`)."""
+
+
+def _worker_secret(variable: str, what: str) -> str:
+    value = os.environ.get(variable, "")
+    if len(value) < MIN_WORKER_SECRET or _unsafe_character(value) or not value.isprintable():
+        raise UsageError(
+            f"--expect-workers with a stack loadgate launches: set {variable} ({what}: at least "
+            f"{MIN_WORKER_SECRET} printable characters) here and in every worker's environment; "
+            "loadgate never sends secrets to its workers"
+        )
+    return value
+
+
+def distributed(args: argparse.Namespace, launched: bool) -> Distributed | None:
+    """`--expect-workers N --master-bind HOST:PORT`, checked together."""
+    if args.expect_workers is None:
+        if args.master_bind is not None:
+            raise UsageError("--master-bind is where workers join: it needs --expect-workers N")
+        return None
+    if args.master_bind is None:
+        raise UsageError(
+            "--expect-workers needs --master-bind HOST:PORT, the address workers connect to "
+            "(e.g. 0.0.0.0:5557 on a private network: Locust's master port is unauthenticated)"
+        )
+    if args.processes > 1:
+        raise UsageError("--processes and --expect-workers are alternatives: the workers generate")
+    credentials = None
+    if launched:
+        credentials = StackCredentials(
+            provider_token=_worker_secret(SCAN_SECRET_ENV, "the provider token the gateway gets"),
+            client_key=_worker_secret(TOKEN_ENV, "the client key the gateway asks for"),
+        )
+    return Distributed(args.expect_workers, args.master_bind, args.workers_timeout, credentials)
+
+
 def scenario_budgets(name: str) -> Path:
     """`budgets/<scenario>.yml`, the scenario's own budgets, else `budgets/default.yml`: no
     scenario runs unjudged unless asked to (`--no-budgets`)."""
@@ -147,6 +185,7 @@ def run_settings(args: argparse.Namespace) -> RunSettings:
         stream=True if args.stream else None,
     )
     budgets = budgets_file(args, chosen.name)
+    target = external_target(args)
     return RunSettings(
         scenario=final,
         project_root=PROJECT_ROOT,
@@ -156,7 +195,8 @@ def run_settings(args: argparse.Namespace) -> RunSettings:
         processes=args.processes,
         base_image=args.base_image,
         ready_timeout_s=args.ready_timeout,
-        target=external_target(args),
+        target=target,
+        distributed=distributed(args, launched=target is None),
         gateway_image=args.gateway_image,
         gateway_build=args.gateway_build,
         ready_path=args.ready_path,

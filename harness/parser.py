@@ -15,6 +15,7 @@ from harness.compare.command import add_compare_options
 from harness.run.model_choice import valid_model_name
 from harness.units import UnitError, parse_duration
 from scenarios.catalog import PROTOCOL_USERS, SCENARIOS
+from scenarios.plan import checked_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,6 +57,22 @@ _non_negative_float = _checked(float, lambda v: v >= 0, "a number", "must not be
 _positive_int = _checked(int, lambda v: v > 0, "a whole number", "must be greater than 0")
 _port = _checked(int, lambda v: 0 < v < 65536, "a port number", "is not a port (1-65535)")
 _duration = _checked(parse_duration, lambda v: v > 0, "a duration", "must be longer than 0")
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    """HOST:PORT (an IPv6 host in brackets)."""
+    host, _, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or not host.isprintable():
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return host, int(port)
+
+
+def _worker_target(text: str) -> str:
+    try:
+        return checked_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _model_name(text: str) -> str:
@@ -218,6 +235,32 @@ def _add_launch_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_distributed_options(parser: argparse.ArgumentParser) -> None:
+    """Load from other machines: this run is the master, `loadgate worker`s join it."""
+    add = parser.add_argument
+    add(
+        "--expect-workers",
+        type=_positive_int,
+        metavar="N",
+        help="the load comes from N `loadgate worker --master HOST:PORT` processes (Locust "
+        "master/worker); the run waits for them (--workers-timeout) and fails if one is lost",
+    )
+    add(
+        "--master-bind",
+        type=_host_port,
+        metavar="HOST:PORT",
+        help="where the master listens for workers (with --expect-workers; e.g. 0.0.0.0:5557 "
+        "on a private network: the port is unauthenticated)",
+    )
+    add(
+        "--workers-timeout",
+        type=_duration,
+        default=120.0,
+        metavar="DURATION",
+        help="how long the master waits for its workers to join (default 120s)",
+    )
+
+
 NO_TARGET: dict[str, object] = {
     "target": None,
     "token_env": None,
@@ -234,6 +277,12 @@ NO_LAUNCH_OPTIONS: dict[str, object] = {
     "redis_service": None,
 }
 """What a command without the launch options (`tune`) reads for them."""
+NO_WORKERS: dict[str, object] = {
+    "expect_workers": None,
+    "master_bind": None,
+    "workers_timeout": 120.0,
+}
+"""What a command whose load is always local (`tune`, `compare`) reads for the workers."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -261,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
         "an OOM kill, a generator that could not keep up); the verdict line says so",
     )
     _add_target_options(run)
+    _add_distributed_options(run)
 
     tune = commands.add_parser(
         "tune",
@@ -271,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_load_options(
         tune, default_scenario="steady", default_budgets=PROJECT_ROOT / "budgets" / "default.yml"
     )
-    tune.set_defaults(**NO_TARGET, **NO_LAUNCH_OPTIONS, no_budgets=False)
+    tune.set_defaults(**NO_TARGET, **NO_LAUNCH_OPTIONS, **NO_WORKERS, no_budgets=False)
     add = tune.add_argument
     add(
         "--max-runs",
@@ -333,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not judge each round against budgets (only the integrity checks)",
     )
     _add_launch_options(compare)
-    compare.set_defaults(**NO_TARGET)
+    compare.set_defaults(**NO_TARGET, **NO_WORKERS)
     add_compare_options(compare, _positive_int)
 
     bench = commands.add_parser(
@@ -360,6 +410,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--generator",
         action="store_true",
         help="benchmark loadgate's open-model generator instead (no Docker needed)",
+    )
+
+    worker = commands.add_parser(
+        "worker",
+        help="join a distributed run as one of its load generators (`loadgate run "
+        "--expect-workers N --master-bind HOST:PORT` on the master)",
+    )
+    worker.add_argument(
+        "--master", type=_host_port, required=True, metavar="HOST:PORT", help="the run's master"
+    )
+    worker.add_argument(
+        "--target",
+        type=_worker_target,
+        metavar="URL",
+        help="the target's URL as this machine reaches it (default: the master's); the token "
+        "and headers come from this worker's environment (LOADGATE_TARGET_TOKEN, "
+        "LOADGATE_TARGET_HEADERS, LOADGATE_SCAN_SECRET), never from the master",
     )
 
     report = commands.add_parser(

@@ -57,6 +57,19 @@ class StackCredentials:
 
 
 @dataclass(frozen=True)
+class Distributed:
+    """Load from workers on other machines (`--expect-workers`), through a Locust master that
+    listens on `bind` and waits `join_timeout_s` for them."""
+
+    workers: int
+    bind: tuple[str, int]
+    join_timeout_s: float
+    credentials: StackCredentials | None = None
+    """For a stack loadgate launches: its secrets, which every worker holds in its own
+    environment too (they are never sent to the workers)."""
+
+
+@dataclass(frozen=True)
 class RunSettings:
     scenario: Scenario
     project_root: Path
@@ -76,6 +89,8 @@ class RunSettings:
     ready_path: str = "/ready"
     processes: int = 1
     """Load generator processes."""
+    distributed: Distributed | None = None
+    """Load from workers instead of local generator processes."""
     gateway_port: int | None = None
     """The port the gateway serves on in its container (default: compose file, image, 8000)."""
     gateway_environment: dict[str, str] = field(default_factory=dict)

@@ -44,6 +44,10 @@ def run_lines(result: RunResult, report: Path) -> list[str]:
             f"({memory.samples} samples at {memory.rate_hz:.1f} Hz)"
         )
     lines += _probes_and_scan(result)
+    workers = worker_lines(result)
+    if workers:
+        lines.append(f"load from {len(workers)} workers (every request merged):")
+        lines += workers
     for step in result.findings.steps:
         mark = {True: " pass", False: " FAIL", None: ""}[step.passed]
         p95 = "-" if step.p95_ms is None else f"{step.p95_ms:.1f}"
@@ -84,6 +88,34 @@ def _probes_and_scan(result: RunResult) -> list[str]:
     return lines
 
 
+def _lost_workers(result: RunResult) -> str:
+    """`worker 1 (host) lost 7.2 s into the load`, for each worker lost or failed."""
+    generator = result.generator
+    said = []
+    for worker in generator.workers if generator is not None else []:
+        name = f"worker {worker.index} ({printable(worker.host)})"
+        if worker.lost_after_s is not None:
+            said.append(f"{name} lost {worker.lost_after_s:.1f} s into the load")
+        elif worker.error:
+            said.append(f"{name} could not run its share: {printable(worker.error)[:200]}")
+    return "; ".join(said)
+
+
+def worker_lines(result: RunResult) -> list[str]:
+    """One line per worker of a distributed run: its share, requests, CPU and schedule lag."""
+    generator = result.generator
+    lines = []
+    for w in generator.workers if generator is not None else []:
+        lag = "-" if w.lag_p99_ms is None else f"{w.lag_p99_ms:.1f} ms"
+        state = "lost" if w.lost_after_s is not None else ("FAILED" if w.error else "ok")
+        lines.append(
+            f"  worker {w.index} {printable(w.host)[:40]}: {printable(w.share)}; "
+            f"{w.requests} requests, {w.cores:.2f} cores, lag p99 {lag}, missed "
+            f"{w.missed if w.missed is not None else '-'}: {state}"
+        )
+    return lines
+
+
 def verdict_line(result: RunResult) -> str:
     """PASS, FAIL with the first reason a user must act on, or NOT JUDGED."""
     if result.verdict == "no-budgets":
@@ -94,6 +126,9 @@ def verdict_line(result: RunResult) -> str:
     cause = next((n for n in result.findings.notes if n.startswith(FAILED_FAST_PREFIX)), None)
     if "requests_all_failing" in failed and cause is not None:
         return f"FAIL: {printable(cause)}"
+    lost = _lost_workers(result)
+    if lost:
+        return f"FAIL: {lost}: the load was not what the run claims"
     if {"generator_cpu_cores", "generator_lag_p99_ms"} & set(failed):
         return (
             "FAIL: the load generator was the bottleneck: this run says nothing about the gateway"

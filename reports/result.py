@@ -122,6 +122,32 @@ class StreamStats(_Model):
     """Output tokens per second of one stream, after its first token."""
 
 
+class WorkerRecord(_Model):
+    """One worker of a distributed run (`loadgate worker`), as its master recorded it."""
+
+    index: int
+    host: str
+    share: str
+    """Its part of the load: its sends of the open schedule, or the users Locust gave it."""
+    requests: int
+    rejected_rows: int
+    """Rows it sent that were not sample rows (dropped, never merged)."""
+    cpu_s: float
+    wall_s: float
+    cores: float
+    """Its generator's CPU over its part of the run, in cores."""
+    lag_p50_ms: float | None
+    lag_p99_ms: float | None
+    scheduled: int | None
+    sent: int | None
+    missed: int | None
+    unfinished: int | None
+    lost_after_s: float | None
+    """Seconds into the load when the master lost it (None: it reported to the end)."""
+    error: str | None
+    """Why its share could not run, when it could not."""
+
+
 class GeneratorRecord(_Model):
     """The load generator's own health: a run it could not drive is not a gateway result."""
 
@@ -138,6 +164,8 @@ class GeneratorRecord(_Model):
     lag_p50_ms: float | None
     lag_p99_ms: float | None
     lag_max_ms: float | None
+    workers: list[WorkerRecord] = []
+    """The workers of a distributed run (empty: the load came from this machine)."""
 
 
 class RunEvent(_Model):

@@ -24,6 +24,7 @@ Importable without Locust or aiohttp; `read_notes` parses the lines back (`harne
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -244,6 +245,31 @@ class ResponseInspector:
             self._file.flush()
 
 
+def _time(value: object) -> float:
+    t = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(t):
+        raise ValueError("a note's time must be finite")
+    return t
+
+
+def _failure(note: dict[str, object]) -> FailureNote:
+    """A failure note with the types it must have (a distributed worker's notes are checked)."""
+    body, route, error = note["body"], note["route"], note["error"]
+    if not all(isinstance(v, str) for v in (body, route, error)):
+        raise TypeError("a failure note's texts must be strings")
+    status = note["status"]
+    if not isinstance(status, int):
+        raise TypeError("a failure note's status must be an integer")
+    return FailureNote(_time(note["t"]), str(route)[:200], status, str(error)[:200], str(body))
+
+
+def _secret_hit(note: dict[str, object]) -> SecretHit:
+    route, where, status = note["route"], note["where"], note["status"]
+    if not (isinstance(route, str) and isinstance(where, str) and isinstance(status, int)):
+        raise TypeError("a secret hit's fields have the wrong types")
+    return SecretHit(_time(note["t"]), route[:200], status, where[:50])
+
+
 def read_notes(lines: Iterable[str]) -> ResponseNotes:
     """The notes in these lines; a line cut short (a file still being written) is skipped."""
     failures: list[FailureNote] = []
@@ -254,9 +280,9 @@ def read_notes(lines: Iterable[str]) -> ResponseNotes:
             note = json.loads(line)
             kind = note.pop("kind")
             if kind == "failure":
-                failures.append(FailureNote(**note))
+                failures.append(_failure(note))
             elif kind == "secret":
-                secrets.append(SecretHit(**note))
+                secrets.append(_secret_hit(note))
             elif kind == "scanned":
                 non_2xx += int(note["non_2xx"])
                 sampled_2xx += int(note["sampled_2xx"])

@@ -15,7 +15,7 @@ from locust.env import Environment
 
 from scenarios.inspection import ResponseInspector, body_error
 from scenarios.pacing import INTENDED, corrected
-from scenarios.samples import SampleWriter, row
+from scenarios.samples import RowSink, SampleWriter, row
 
 FLUSH_EVERY_S = 0.5
 
@@ -39,8 +39,11 @@ def _content(response: Any) -> bytes:
 
 
 class SampleRecorder:
-    def __init__(self, environment: Environment, path: Path) -> None:
-        self._writer = SampleWriter(path)
+    """Rows go to `writer` (default: a samples file at `path`); notes on the answers go next to
+    `path` (`scenarios.inspection`)."""
+
+    def __init__(self, environment: Environment, path: Path, writer: RowSink | None = None) -> None:
+        self._writer = writer or SampleWriter(path)
         self._inspector = ResponseInspector.from_environment(path)
         environment.events.request.add_listener(self.on_request)
         environment.events.quitting.add_listener(self.close)

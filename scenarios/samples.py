@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 HEADER = ("start", "latency_ms", "name", "status", "error", "bytes", "lag_ms", "ttft_ms", "tokens")
 Row = tuple[str, str, str, int, str, int, str, str, str]
@@ -45,6 +45,34 @@ def row(
         optional(ttft_ms),
         "" if tokens is None else str(tokens),
     )
+
+
+class RowSink(Protocol):
+    """Where a recorder's rows go: a samples file, or a distributed worker's master."""
+
+    def add(self, sample: Row) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class RowReader:
+    """Reads the rows appended to a samples file since the last call (a line still being
+    written waits for its end; the header, once written, is skipped)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file: IO[str] = path.open(newline="")
+        self._pending = ""
+
+    def read(self) -> list[list[str]]:
+        text = self._pending + self._file.read()
+        lines = text.split("\n")
+        self._pending = lines.pop()
+        return [row for row in csv.reader(lines) if len(row) >= 5 and tuple(row) != HEADER]
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class SampleWriter:

@@ -45,7 +45,7 @@ class GatewayUser(FastHttpUser):
             return None
         runner = self.environment.runner
         distributed = isinstance(runner, WorkerRunner)
-        workers = int(options.processes or 1) if distributed else 1
+        workers = int(options.expect_workers or 1) if distributed else 1
         worker_index = runner.worker_index if distributed else 0
         phase = stagger_phase(number, options.num_users or 1, worker_index, workers)
         return SendSchedule(rate, phase)

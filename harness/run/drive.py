@@ -76,6 +76,7 @@ def drive(
             environment,
             settings.processes,
             on_started=actions.start,
+            distributed=settings.distributed,
             stop_when=watch.check,
             model=settings.model,
         )

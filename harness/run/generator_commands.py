@@ -13,7 +13,9 @@ from pathlib import Path
 
 import scenarios
 from harness.run.model_choice import LAUNCHED_STACK_MODEL
+from harness.settings import Distributed
 from scenarios.catalog import OpenLoad, Scenario
+from scenarios.plan import OpenShare, open_model_arguments, plan_for
 
 LOCUSTFILE = Path(scenarios.__file__).parent / "locustfile.py"
 STOP_TIMEOUT_S = 5
@@ -66,41 +68,35 @@ def locust_command(
 
 
 def open_model_command(
-    chosen: Scenario, host: str, parts: Path, index: int, processes: int, model: str | None = None
+    chosen: Scenario, host: str, parts: Path, share: OpenShare, model: str | None = None
 ) -> list[str]:
-    load = chosen.load
-    assert isinstance(load, OpenLoad)
-    stages = ",".join(f"{s.duration_s:g}:{s.rate_rps:g}" for s in load.stages)
-    command = [
+    """Process `share.index` of `share.of`, writing its files into `parts`."""
+    plan = plan_for(chosen, host, share.of, model or LAUNCHED_STACK_MODEL, REQUEST_TIMEOUT_S)
+    files = {
+        "samples": str(parts / f"samples-{share.index}.csv"),
+        "summary": str(parts / f"generator-{share.index}.json"),
+        "started": str(parts / f"started-{share.index}"),
+    }
+    arguments = open_model_arguments(plan, host, share, files)
+    return [sys.executable, "-m", "scenarios.openmodel", *arguments]
+
+
+def master_command(plan: Path, distributed: Distributed, parts: Path) -> list[str]:
+    """The Locust master of a distributed run (`scenarios.master`): it waits for the workers,
+    sends them `plan`, and writes their rows into `parts`."""
+    host, port = distributed.bind
+    return [
         sys.executable,
         "-m",
-        "scenarios.openmodel",
-        "--url",
-        host,
-        "--protocol",
-        chosen.protocol,
-        *_model_option(chosen, "--model", model),
-        "--stages",
-        stages,
-        "--arrival",
-        load.arrival,
-        "--prompts",
-        chosen.prompts,
-        "--max-in-flight",
-        str(max(1, load.max_in_flight // processes)),
-        "--timeout",
-        f"{REQUEST_TIMEOUT_S:g}",
-        "--index",
-        str(index),
-        "--of",
-        str(processes),
-        "--samples",
-        str(parts / f"samples-{index}.csv"),
-        "--summary",
-        str(parts / f"generator-{index}.json"),
-        "--started",
-        str(parts / f"started-{index}"),
+        "scenarios.master",
+        "--plan",
+        str(plan),
+        "--bind",
+        f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "--expect-workers",
+        str(distributed.workers),
+        "--workers-timeout",
+        f"{distributed.join_timeout_s:g}",
+        "--parts",
+        str(parts),
     ]
-    if chosen.stream:
-        command.append("--stream")
-    return command

@@ -225,14 +225,22 @@ def _oom_at_start(
     return run_record(context, "", None, facts)
 
 
+def _stack_secrets(settings: RunSettings) -> tuple[str, str]:
+    """The provider token and client key of the stack: made anew for each run, or those the
+    workers of a distributed run hold (`--expect-workers`), which loadgate never sends them."""
+    if settings.distributed is not None and settings.distributed.credentials is not None:
+        held = settings.distributed.credentials
+        return held.provider_token, held.client_key
+    return "lg-test-" + secrets.token_hex(16), "lg-client-" + secrets.token_hex(16)
+
+
 def run(settings: RunSettings, display: ProgressDisplay) -> RunOutcome:
     if settings.target is not None:
         return run_external(settings, settings.target, display)
     compose, budgets = prepare(settings)
     settings = with_model(settings, display)
     scenario = settings.scenario
-    token = "lg-test-" + secrets.token_hex(16)
-    client_key = "lg-client-" + secrets.token_hex(16)
+    token, client_key = _stack_secrets(settings)
     gateway_spec, redis_spec = stack_services(compose, token, settings, client_key)
     gateway_spec = scenario_gateway(settings, gateway_under_test(settings, gateway_spec))
     engine = DockerEngine.connect()  # before the run directory: no empty one when it fails

@@ -24,18 +24,22 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from harness.errors import LoadGeneratorError
 from harness.run.generator_commands import (
     REQUEST_TIMEOUT_S,
     STOP_TIMEOUT_S,
     locust_command,
+    master_command,
     open_model_command,
 )
+from harness.run.model_choice import LAUNCHED_STACK_MODEL
+from harness.run.workers import REPORT_WAIT_S, WorkerStats, read_workers
+from harness.settings import Distributed
 from scenarios.catalog import OpenLoad, Scenario
 from scenarios.inspection import ResponseNotes, read_notes, write_notes
-from scenarios.samples import HEADER
+from scenarios.plan import open_shares, plan_for
+from scenarios.samples import HEADER, RowReader
 
 GRACE_S = 30.0
 WINDOW_S = 5.0
@@ -65,6 +69,8 @@ class GeneratorStats:
     sent: int | None = None
     missed: int | None = None
     unfinished: int | None = None
+    workers: tuple[WorkerStats, ...] = ()
+    """Each worker of a distributed run (`--expect-workers`)."""
 
 
 @dataclass(frozen=True)
@@ -84,8 +90,7 @@ class SampleTail:
 
     def __init__(self, directory: Path) -> None:
         self._directory = directory
-        self._files: dict[Path, IO[str]] = {}
-        self._pending: dict[Path, str] = {}
+        self._readers: dict[Path, RowReader] = {}
         self.requests = 0
         self.errors = 0
         self.first_start: float | None = None
@@ -97,20 +102,14 @@ class SampleTail:
 
     def poll(self, now: float) -> None:
         for path in sorted(self._directory.glob("*.csv")):
-            if path not in self._files:
-                self._files[path] = path.open(newline="")
-                self._pending[path] = ""
-            self._read(path)
+            if path not in self._readers:
+                self._readers[path] = RowReader(path)
+            self._count(self._readers[path].read())
         while self._window and self._window[0][0] < now - WINDOW_S:
             self._window.popleft()
 
-    def _read(self, path: Path) -> None:
-        text = self._pending[path] + self._files[path].read()
-        lines = text.split("\n")
-        self._pending[path] = lines.pop()
-        for row in csv.reader(lines):
-            if len(row) < 5 or tuple(row) == HEADER:  # the header may not be written yet at open
-                continue
+    def _count(self, rows: list[list[str]]) -> None:
+        for row in rows:
             start, latency = float(row[0]), float(row[1])
             self.requests += 1
             self.errors += 1 if row[4] else 0
@@ -127,8 +126,8 @@ class SampleTail:
         return latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
 
     def close(self) -> None:
-        for handle in self._files.values():
-            handle.close()
+        for reader in self._readers.values():
+            reader.close()
 
 
 StopWhen = Callable[[SampleTail, float, float], str | None]
@@ -182,6 +181,46 @@ class _Processes:
                 )
 
 
+@dataclass(frozen=True)
+class _Generators:
+    """Starts the load generators of a run: local processes, or the master of its workers."""
+
+    chosen: Scenario
+    host: str
+    run_dir: Path
+    model: str | None
+    environment: Mapping[str, str]
+
+    @property
+    def _deadline_s(self) -> float:
+        return self.chosen.duration_s + STOP_TIMEOUT_S + GRACE_S + REQUEST_TIMEOUT_S
+
+    def local(self, processes: int) -> tuple[_Processes, float]:
+        group, parts = _Processes(), self.run_dir / PARTS_DIR
+        load = self.chosen.load
+        if isinstance(load, OpenLoad):
+            for share in open_shares(processes, load.max_in_flight):
+                command = open_model_command(self.chosen, self.host, parts, share, self.model)
+                log = self.run_dir / f"generator-{share.index}.log"
+                group.start(command, log, self.environment)
+        else:
+            samples = parts / "samples.csv"
+            command = locust_command(self.chosen, self.host, samples, processes, self.model)
+            group.start(command, self.run_dir / "locust.log", self.environment)
+        return group, self._deadline_s
+
+    def master(self, distributed: Distributed) -> tuple[_Processes, float]:
+        """The plan goes to the master in a file (never a credential: workers hold their own)."""
+        parts = self.run_dir / PARTS_DIR
+        model = self.model or LAUNCHED_STACK_MODEL
+        plan = plan_for(self.chosen, self.host, distributed.workers, model, REQUEST_TIMEOUT_S)
+        (parts / "plan.json").write_text(plan.model_dump_json())
+        group = _Processes()
+        command = master_command(parts / "plan.json", distributed, parts)
+        group.start(command, self.run_dir / "master.log", self.environment)
+        return group, self._deadline_s + distributed.join_timeout_s + REPORT_WAIT_S
+
+
 def run_load(
     chosen: Scenario,
     host: str,
@@ -192,28 +231,26 @@ def run_load(
     on_started: Callable[[float], None] | None = None,
     stop_when: StopWhen | None = None,
     model: str | None = None,
+    distributed: Distributed | None = None,
 ) -> LoadRun:
     """Run the scenario's load to completion; interrupts stop the generators first.
 
     `on_started(unix_time)` is called once, as soon as the load has begun; `stop_when` is asked
     twice a second whether to end the load early (the generators then stop sending and finish
     what they sent). `model` is what OpenAI bodies name (`model_choice.resolve_model`; None: the
-    launched stack's).
+    launched stack's). `distributed`: the load comes from workers through a Locust master
+    (`scenarios.master`), whose rows arrive in `parts` like a local generator's.
     """
     parts = run_dir / PARTS_DIR
     parts.mkdir()
     open_model = isinstance(chosen.load, OpenLoad)
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    group = _Processes()
-    if open_model:
-        for index in range(processes):
-            command = open_model_command(chosen, host, parts, index, processes, model)
-            group.start(command, run_dir / f"generator-{index}.log", environment or {})
+    generators = _Generators(chosen, host, run_dir, model, environment or {})
+    if distributed is not None:
+        group, deadline_s = generators.master(distributed)
     else:
-        command = locust_command(chosen, host, parts / "samples.csv", processes, model)
-        group.start(command, run_dir / "locust.log", environment or {})
+        group, deadline_s = generators.local(processes)
     tail = SampleTail(parts)
-    deadline_s = chosen.duration_s + STOP_TIMEOUT_S + GRACE_S + REQUEST_TIMEOUT_S
     started, started_wall = time.monotonic(), time.time()
     load_started_at: float | None = None
     stopped_early: tuple[float, str] | None = None
@@ -226,7 +263,7 @@ def run_load(
                 )
             tail.poll(time.time())
             if load_started_at is None:
-                load_started_at = _load_started(parts, tail, open_model)
+                load_started_at = _load_started(parts, tail, open_model or bool(distributed))
                 if load_started_at is not None and on_started is not None:
                     on_started(load_started_at)
             elif stop_when is not None and stopped_early is None:
@@ -249,12 +286,15 @@ def run_load(
         tail.close()
     group.check()
     wall_s = time.monotonic() - started
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu_s = (children.ru_utime - children_before.ru_utime) + (
-        children.ru_stime - children_before.ru_stime
-    )
+    if distributed is not None:
+        stats = distributed_stats(parts, open_model, wall_s)
+    else:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_s = (children.ru_utime - children_before.ru_utime) + (
+            children.ru_stime - children_before.ru_stime
+        )
+        stats = _generator_stats(parts, open_model, processes, cpu_s, wall_s)
     samples = merge_samples(parts, run_dir / "samples.csv")
-    stats = _generator_stats(parts, open_model, processes, cpu_s, wall_s)
     responses = read_responses(parts)
     write_notes(responses, run_dir / "responses.jsonl")
     shutil.rmtree(parts)
@@ -319,4 +359,26 @@ def _generator_stats(
         sent=sum(s["sent"] for s in summaries),
         missed=sum(s["missed"] for s in summaries),
         unfinished=sum(s["unfinished"] for s in summaries),
+    )
+
+
+def distributed_stats(parts: Path, open_model: bool, wall_s: float) -> GeneratorStats:
+    """The generator of a distributed run: its workers, each as the master recorded it."""
+    workers = read_workers(parts)
+    counted = [w for w in workers if w.schedule is not None] if open_model else []
+
+    def total(index: int) -> int | None:
+        return sum(w.schedule[index] for w in counted if w.schedule) if counted else None
+
+    return GeneratorStats(
+        model="open" if open_model else "closed",
+        processes=len(workers),
+        cpu_s=sum(w.cpu_s for w in workers),
+        wall_s=wall_s,
+        busiest_process_cores=max((w.cores for w in workers), default=0.0),
+        scheduled=total(0),
+        sent=total(1),
+        missed=total(2),
+        unfinished=total(3),
+        workers=workers,
     )

@@ -26,6 +26,7 @@ from harness.verdict.budgets import Budgets
 from reports.result import (
     MIB,
     BudgetVerdict,
+    GeneratorRecord,
     MemoryStats,
     ReadinessRecord,
     RunResult,
@@ -78,6 +79,8 @@ ALWAYS_ON: dict[str, str] = {
     "generator_cpu_cores": "the load generator had CPU to spare (generator_cpu_max_cores)",
     "generator_lag_p99_ms": "the open-model generator sent on schedule (generator_lag_p99_ms)",
     "generator_missed_sends": "the open-model generator sent every request it scheduled",
+    "generator_workers_lost": "every worker of a distributed run (--expect-workers) ran its "
+    "part to the end: none lost mid-run (no heartbeat, or it left), none whose generator failed",
 }
 """Every check a judged run gets, budgets file or not, and what passing it means."""
 
@@ -287,8 +290,21 @@ def _generator_checks(checks: _Checks, result: RunResult, figures: Figures) -> N
     if generator.model == "open":
         # A ramp claims only the steps up to its knee: the generator must have kept up there.
         lag = figures.get("generator_lag_p99_to_knee_ms", generator.lag_p99_ms)
+        lag = _worst_worker_lag(generator, lag)
         checks.at_most("generator_lag_p99_ms", budgets.generator_lag_p99_ms, lag, "ms")
         checks.at_most("generator_missed_sends", 0, float(generator.missed or 0))
+    if generator.workers:
+        failed = [w for w in generator.workers if w.lost_after_s is not None or w.error]
+        checks.at_most("generator_workers_lost", 0, float(len(failed)))
+
+
+def _worst_worker_lag(generator: GeneratorRecord, lag: float | None) -> float | None:
+    """Each worker is judged on its own schedule: the merged lag of many workers would hide
+    the one that fell behind."""
+    lags = [w.lag_p99_ms for w in generator.workers if w.lag_p99_ms is not None]
+    if not lags:
+        return lag
+    return max(lags) if lag is None else max(lag, *lags)
 
 
 def overall(verdicts: list[BudgetVerdict]) -> bool:

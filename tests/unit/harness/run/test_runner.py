@@ -11,6 +11,7 @@ from harness.run.generator_commands import locust_command, open_model_command
 from harness.run.model_choice import LAUNCHED_STACK_MODEL
 from harness.run.runner import SampleTail, merge_samples, read_responses
 from scenarios.catalog import SCENARIOS, Protocol, adjusted
+from scenarios.plan import open_shares
 from scenarios.samples import HEADER
 
 HEAD = ",".join(HEADER) + "\n"
@@ -66,7 +67,8 @@ def test_locust_is_bounded_and_records_samples(tmp_path: Path) -> None:
 def test_open_model_processes_split_the_schedule(tmp_path: Path) -> None:
     """Each generator process gets its index, the stages, and its own files."""
     chosen = SCENARIOS["spike"]
-    command = open_model_command(chosen, "http://127.0.0.1:9", tmp_path, index=1, processes=2)
+    share = open_shares(2, 1024)[1]
+    command = open_model_command(chosen, "http://127.0.0.1:9", tmp_path, share)
     joined = " ".join(command)
     assert "--stages 15:100,10:800,20:100" in joined
     assert "--index 1 --of 2" in joined
@@ -109,7 +111,8 @@ def test_generators_are_told_the_model_of_openai_bodies(
     if name == "smoke":
         command = locust_command(chosen, "http://127.0.0.1:9", tmp_path / "s.csv", model=model)
     else:
-        command = open_model_command(chosen, "http://127.0.0.1:9", tmp_path, 0, 1, model=model)
+        share = open_shares(1, 1024)[0]
+        command = open_model_command(chosen, "http://127.0.0.1:9", tmp_path, share, model=model)
     options = [a for a in command if a in ("--model", "--lg-model")]
     assert options == expected[:1]
     if expected:

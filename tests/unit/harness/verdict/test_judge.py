@@ -11,13 +11,16 @@ import pytest
 from harness.errors import BudgetsError
 from harness.verdict.budgets import Budgets, load_budgets
 from harness.verdict.judge import ALWAYS_ON, judge, judge_steps, knee, overall
+from reports.console import verdict_line
 from reports.result import (
     Findings,
+    GeneratorRecord,
     ReadinessRecord,
     ResponseScan,
     RunResult,
     StepStats,
     TokenHit,
+    WorkerRecord,
 )
 
 BUDGETS_DIR = Path(__file__).resolve().parents[4] / "budgets"
@@ -303,3 +306,76 @@ def test_a_ramp_judges_readiness_only_up_to_its_first_broken_step(result_with: R
     early = readiness.model_copy(update={"failed_at_s": [3.0]})
     judged = judge(ramp.model_copy(update={"readiness": early}), Budgets(latency_p95_ms=250))
     assert verdicts(judged)["ready_probe_failures"] is False
+
+
+def _worker(index: int, **changes: Any) -> WorkerRecord:
+    fields: dict[str, Any] = {
+        "index": index,
+        "host": f"load-{index}",
+        "share": f"send {index + 1} of every 2",
+        "requests": 300,
+        "rejected_rows": 0,
+        "cpu_s": 1.0,
+        "wall_s": 10.0,
+        "cores": 0.1,
+        "lag_p50_ms": 0.4,
+        "lag_p99_ms": 2.0,
+        "scheduled": 300,
+        "sent": 300,
+        "missed": 0,
+        "unfinished": 0,
+        "lost_after_s": None,
+        "error": None,
+    }
+    return WorkerRecord(**{**fields, **changes})
+
+
+def _distributed(result_with: ResultWith, *workers: WorkerRecord) -> RunResult:
+    generator = GeneratorRecord(
+        model="open",
+        processes=len(workers),
+        cpu_s=2.0,
+        wall_s=10.0,
+        busiest_process_cores=max(w.cores for w in workers),
+        scheduled=600,
+        sent=600,
+        missed=0,
+        unfinished=0,
+        lag_p50_ms=0.4,
+        lag_p99_ms=3.0,
+        lag_max_ms=9.0,
+        workers=list(workers),
+    )
+    return result_with(generator=generator)
+
+
+def test_a_lost_worker_fails_the_run_and_the_verdict_names_it(result_with: ResultWith) -> None:
+    """Whatever the latency says, a run that lost a worker is not the load it claims."""
+    judged = judge(_distributed(result_with, _worker(0), _worker(1, lost_after_s=7.25)), Budgets())
+    assert judged.verdict == "fail"
+    assert verdicts(judged)["generator_workers_lost"] is False
+    assert verdict_line(judged).startswith("FAIL: worker 1 (load-1) lost 7.2 s into the load")
+
+
+def test_a_worker_whose_generator_failed_fails_the_run(result_with: ResultWith) -> None:
+    """A worker that reported an error instead of running its share counts as lost."""
+    judged = judge(_distributed(result_with, _worker(0), _worker(1, error="exit 2")), Budgets())
+    assert verdicts(judged)["generator_workers_lost"] is False
+    assert "could not run its share: exit 2" in verdict_line(judged)
+
+
+def test_every_worker_is_judged_on_its_own_schedule_lag(result_with: ResultWith) -> None:
+    """One worker that fell behind is not averaged away by the merged lag of the others."""
+    judged = judge(
+        _distributed(result_with, _worker(0), _worker(1, lag_p99_ms=45.0)),
+        Budgets(generator_lag_p99_ms=20),
+    )
+    lag = next(v for v in judged.budgets if v.name == "generator_lag_p99_ms")
+    assert (lag.observed, lag.passed) == (45.0, False)
+
+
+def test_a_distributed_run_whose_workers_all_finished_passes(result_with: ResultWith) -> None:
+    """Two healthy workers: the worker check passes and the run is judged on its figures."""
+    judged = judge(_distributed(result_with, _worker(0), _worker(1)), Budgets(latency_p95_ms=250))
+    assert verdicts(judged)["generator_workers_lost"] is True
+    assert judged.verdict == "pass"

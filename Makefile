@@ -60,6 +60,7 @@ lock: venv ## re-resolve the lock files from pyproject.toml and requirements/*.i
 	$(BIN)/uv pip compile -q --python-version 3.11 pyproject.toml --extra dev -o requirements/dev.lock
 	$(BIN)/uv pip compile -q --python-version 3.11 requirements/gateway.in -c requirements/dev.lock -o requirements/gateway.lock
 	$(BIN)/uv pip compile -q --python-version 3.11 requirements/mock.in -c requirements/gateway.lock -o requirements/mock.lock
+	$(BIN)/uv pip compile -q --python-version 3.11 requirements/worker.in -c requirements/dev.lock -o requirements/worker.lock
 
 clean: ## remove containers/networks of crashed runs, and the runs/ folder
 	-$(BIN)/loadgate clean

@@ -224,6 +224,21 @@ def _scenarios(_: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _worker_image(args: argparse.Namespace) -> int:
+    """Build the worker image from this tree; print its tag and id (progress on stderr)."""
+    from harness.stack.docker import DockerEngine
+    from harness.stack.images import ImageBuilder
+
+    engine = DockerEngine.connect()
+    try:
+        builder = ImageBuilder(engine, PROJECT_ROOT, args.base_image, ProgressDisplay().say)
+        info = builder.worker_image(args.tag)
+    finally:
+        engine.close()
+    print(f"{info.name} {info.id}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -240,6 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "clean": _clean,
         "scenarios": _scenarios,
         "worker": _worker,
+        "worker-image": _worker_image,
     }
     try:
         return handlers[args.command](args)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from harness.compare.command import add_compare_options
 from harness.run.model_choice import valid_model_name
@@ -261,6 +263,45 @@ def _add_distributed_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_IMAGE_REFERENCE = re.compile(
+    # a registry host, optional: localhost or a name with a dot, a port if any, or a name:port
+    r"(?:(?:(?:localhost|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?::[0-9]+)?|[A-Za-z0-9-]+:[0-9]+)/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+)
+"""What Docker accepts as `-t`: [host[:port]/]path[:tag], the path in lower case."""
+
+
+def _image_tag(text: str) -> str:
+    if len(text) > 255 or not _IMAGE_REFERENCE.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an image name (e.g. registry.example.com/loadgate/worker:1.0)"
+        )
+    return text
+
+
+def _add_worker_image_command(commands: argparse._SubParsersAction[Any]) -> None:
+    """`loadgate worker-image`: build the image workers (and the run's master) run elsewhere."""
+    worker_image = commands.add_parser(
+        "worker-image",
+        help="build the image `loadgate worker` runs in on other machines (e.g. Kubernetes); "
+        "prints its tag and id",
+    )
+    worker_image.add_argument(
+        "--tag",
+        type=_image_tag,
+        default="loadgate/worker:latest",
+        metavar="TAG",
+        help="the image's name, e.g. your registry's (default: loadgate/worker:latest)",
+    )
+    worker_image.add_argument(
+        "--base-image",
+        default="python:3.11-slim",
+        metavar="IMAGE",
+        help="the Python image to build on (a Debian stand-in is built if it cannot be had)",
+    )
+
+
 NO_TARGET: dict[str, object] = {
     "target": None,
     "token_env": None,
@@ -450,4 +491,5 @@ def build_parser() -> argparse.ArgumentParser:
         help="remove every loadgate container and network, those of live runs included",
     )
     commands.add_parser("scenarios", help="list the scenarios")
+    _add_worker_image_command(commands)
     return parser

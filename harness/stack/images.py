@@ -1,4 +1,5 @@
-"""Images a run needs, built or reused: base, wheelhouse, gateway, mock upstream, Redis.
+"""Images a run needs, built or reused: base, wheelhouse, gateway, mock upstream, Redis; and
+the worker image, which carries loadgate itself to the machines that add load to a run.
 
 Official images are used when present or pullable. Where no registry is reachable, loadgate
 makes stand-ins from Debian packages: a bookworm root filesystem with python3 built by
@@ -35,6 +36,11 @@ MOCK_DOCKERFILE = "harness/mock_upstream/Dockerfile"
 REDIS_DOCKERFILE = "harness/dockerfiles/redis.Dockerfile"
 WHEELHOUSE = Path("build/wheelhouse")
 LOCKS = ("requirements/gateway.lock", "requirements/mock.lock")
+WORKER_IMAGE = "loadgate/worker:latest"
+WORKER_DOCKERFILE = "harness/dockerfiles/worker.Dockerfile"
+WORKER_WHEELHOUSE = Path("build/wheelhouse-worker")
+"""The worker's own wheelhouse: its lock changes no wheelhouse, and so no image, of a run."""
+WORKER_LOCKS = ("requirements/worker.lock",)
 DEBIAN_PACKAGES = "python3,python3-venv,ca-certificates"
 
 
@@ -123,18 +129,20 @@ class ImageBuilder:
             ]
             self.engine.import_rootfs(tarball, repository, tag, changes)
 
-    def wheelhouse(self, base: str) -> Path:
+    def wheelhouse(
+        self, base: str, locks: tuple[str, ...] = LOCKS, directory: Path = WHEELHOUSE
+    ) -> Path:
         """Wheels for the image locks, downloaded by the base image's Python; cached by input."""
-        target = self.root / WHEELHOUSE
+        target = self.root / directory
         base_info = self.engine.image(base)
         digest = hashlib.sha256((base_info.id if base_info else base).encode())
-        for lock in LOCKS:
+        for lock in locks:
             digest.update((self.root / lock).read_bytes())
         key = digest.hexdigest()
         stamp = target / ".key"
         if stamp.is_file() and stamp.read_text() == key:
             return target
-        self.say("downloading the wheelhouse with the base image's Python")
+        self.say(f"downloading {directory} with the base image's Python")
         (self.root / "build").mkdir(exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix="wheelhouse-", dir=self.root / "build"))
         mounts: dict[Path, tuple[str, str]] = {
@@ -146,7 +154,7 @@ class ImageBuilder:
         if ca is not None:
             mounts[ca] = ("/etc/ssl/certs/loadgate-host-ca.crt", "ro")
             env["PIP_CERT"] = "/etc/ssl/certs/loadgate-host-ca.crt"
-        requirements = " ".join(f"-r /req/{Path(lock).name}" for lock in LOCKS)
+        requirements = " ".join(f"-r /req/{Path(lock).name}" for lock in locks)
         script = (
             f"python3 -m venv /tmp/venv && /tmp/venv/bin/pip download -q -d /wheels {requirements}"
         )
@@ -160,7 +168,7 @@ class ImageBuilder:
         )
         if code != 0:
             shutil.rmtree(staging, ignore_errors=True)
-            raise ImageBuildError("wheelhouse", f"pip download exited {code}", output[-3000:])
+            raise ImageBuildError(str(directory), f"pip download exited {code}", output[-3000:])
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
         stamp.write_text(key)
@@ -170,6 +178,13 @@ class ImageBuilder:
         """Build with the layer cache; `base` is passed as BASE_IMAGE unless None."""
         self.say(f"building {tag}")
         return self.engine.build(context, dockerfile, tag, {"BASE_IMAGE": base} if base else {})
+
+    def worker_image(self, tag: str = WORKER_IMAGE) -> ImageInfo:
+        """The image `loadgate worker` runs in (the run's master too), tagged `tag`: loadgate
+        built from this tree on the base image, with the worker's wheelhouse."""
+        base = self.base()
+        self.wheelhouse(base, WORKER_LOCKS, WORKER_WHEELHOUSE)
+        return self.build(tag, self.root, WORKER_DOCKERFILE, base)
 
     def gateway(self, spec: ServiceSpec, base: str) -> ImageInfo:
         if spec.build is None:

@@ -55,7 +55,7 @@ class Workers:
     """`loadgate worker`s started once the master listens (as on other machines)."""
 
     def __init__(self, port: int, count: int, directory: Path) -> None:
-        self.processes = []
+        self.processes: list[subprocess.Popen[bytes]] = []
         for index in range(count):
             with (directory / f"worker-{index}.log").open("w") as log:
                 self.processes.append(
@@ -72,7 +72,7 @@ class Workers:
         os.killpg(self.processes[index].pid, signal.SIGKILL)
 
     def wait(self) -> list[int | None]:
-        codes = []
+        codes: list[int | None] = []
         for process in self.processes:
             try:
                 codes.append(process.wait(timeout=30))

@@ -18,8 +18,8 @@ import pytest
 from harness.errors import EngineUnavailableError
 from harness.run.pipeline import new_run_id
 from harness.stack.compose import ComposeFile
-from harness.stack.docker import LABEL_RUN, DockerEngine
-from harness.stack.images import ImageBuilder, StackImages
+from harness.stack.docker import LABEL_RUN, DockerEngine, ImageInfo
+from harness.stack.images import WORKER_IMAGE, ImageBuilder, StackImages
 from harness.stack.launch import GatewayStack, StackConfig
 from harness.stack.services import ServiceSpec
 
@@ -119,3 +119,14 @@ def leftovers(engine: DockerEngine, run_id: str | None = None) -> list[str]:
     containers = engine.client.containers.list(all=True, filters={"label": label})
     networks = engine.client.networks.list(filters={"label": label})
     return [str(c.name) for c in containers] + [str(n.name) for n in networks]
+
+
+@pytest.fixture(scope="session")
+def worker(engine: DockerEngine) -> ImageInfo:
+    """The image `loadgate worker-image` built and named on stdout (tag, then id)."""
+    done = loadgate("worker-image", timeout=900)
+    assert done.returncode == 0, done.stderr
+    tag, image_id = done.stdout.split()
+    info = engine.image(tag)
+    assert tag == WORKER_IMAGE and info is not None and info.id == image_id
+    return info

@@ -6,25 +6,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from harness.stack.docker import LABEL_RUN, DockerEngine, ImageInfo
 from harness.stack.images import WORKER_IMAGE
 from harness.stack.launch import GatewayStack
 from tests.integration.conftest import loadgate
 
 MB = 1000 * 1000
-
-
-@pytest.fixture(scope="module")
-def worker(engine: DockerEngine) -> ImageInfo:
-    """The image `loadgate worker-image` built and named on stdout (tag, then id)."""
-    done = loadgate("worker-image", timeout=900)
-    assert done.returncode == 0, done.stderr
-    tag, image_id = done.stdout.split()
-    info = engine.image(tag)
-    assert tag == WORKER_IMAGE and info is not None and info.id == image_id
-    return info
 
 
 def run_in(
@@ -121,3 +108,9 @@ def test_a_second_build_downloads_nothing_and_gives_the_same_image(worker: Image
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [WORKER_IMAGE, worker.id]
     assert "downloading" not in done.stderr
+
+
+def test_the_images_entrypoint_is_loadgate_worker(engine: DockerEngine, worker: ImageInfo) -> None:
+    """`docker run IMAGE --help` is `loadgate worker --help`: the options a worker takes."""
+    output = engine.client.containers.run(worker.id, ["--help"], remove=True).decode()
+    assert output.startswith("usage: loadgate worker") and "--master" in output, output

@@ -25,6 +25,8 @@ def write_run_outputs(result: RunResult, run_dir: Path) -> Path:
 
 
 def write_compare_outputs(result: CompareResult, directory: Path) -> Path:
-    """Write compare.html and summary.md into `directory`; return the report's path."""
+    """Write compare.html, junit.xml and summary.md into `directory`; return the report's
+    path."""
+    write_junit(result, directory)
     write_summary(compare_summary(result), directory)
     return write_compare_report(result, directory)

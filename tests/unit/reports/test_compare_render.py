@@ -1,12 +1,16 @@
-"""compare.html: verdict, metrics, the overlay plot and linked rounds, escaped everywhere."""
+"""compare.html: verdict, metrics, the overlay plot and linked rounds, escaped everywhere; the
+compare's own junit.xml."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 from reports.compare_render import render_compare_report, write_compare_report
 from reports.compare_result import CompareResult, load_compare
+from reports.junit import JUNIT_FILE
+from reports.outputs import write_compare_outputs
 from tests.unit.reports.fixtures import PERCENTILES, sample_compare
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(1)">'
@@ -82,3 +86,30 @@ def test_written_from_a_saved_compare(tmp_path: Path) -> None:
     path = write_compare_report(load_compare(tmp_path), tmp_path)
     assert path == tmp_path / "compare.html"
     assert path.read_text().startswith("<!doctype html>")
+
+
+def test_a_compare_has_one_junit_file_of_its_metrics_and_problems(tmp_path: Path) -> None:
+    """The compare's own JUnit: a regressed metric and each problem fail a case, the rest pass;
+    its rounds' files are not what CI is shown."""
+    result = sample_compare(regressed=True).model_copy(
+        update={"problems": ["the head failed an always-on check the base passed: oom"]}
+    )
+    write_compare_outputs(result, tmp_path)
+    suite = ET.parse(tmp_path / JUNIT_FILE).getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures")) == ("8", "3")
+    failures = {
+        case.get("name"): failure.get("message", "")
+        for case in suite.iter("testcase")
+        if (failure := case.find("failure")) is not None
+    }
+    assert set(failures) == {"p50", "p95", "problem 1"}
+    assert failures["p95"].startswith("latency p95 regressed: +25.0 %")
+    assert "threshold" in failures["p95"] and "oom" in failures["problem 1"]
+
+
+def test_a_passing_compare_has_no_failed_case(tmp_path: Path) -> None:
+    """An unchanged head: every metric's case passes."""
+    write_compare_outputs(sample_compare(regressed=False), tmp_path)
+    suite = ET.parse(tmp_path / JUNIT_FILE).getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "0"

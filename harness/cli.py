@@ -77,10 +77,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _tune(args: argparse.Namespace) -> int:
-    from harness.tune.search import TuneSettings, tune
+    from harness.tune.search import TuneSettings, tune, tuned_service
 
+    run = run_settings(args)
     settings = TuneSettings(
-        run=run_settings(args),
+        run=run,
+        service=tuned_service(run),
         max_runs=args.max_runs,
         time_budget_s=args.time_budget,
         cpu_floor=args.cpu_floor,

@@ -191,6 +191,12 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
         metavar="'NAME: VALUE'",
         help="extra request header for the target (repeatable)",
     )
+    _add_gateway_options(parser)
+
+
+def _add_gateway_options(parser: argparse.ArgumentParser) -> None:
+    """Which gateway loadgate launches (an image, a build directory), and how it is wired."""
+    add = parser.add_argument
     add(
         "--gateway-image",
         metavar="IMAGE",
@@ -317,7 +323,7 @@ NO_LAUNCH_OPTIONS: dict[str, object] = {
     "gateway_service": None,
     "redis_service": None,
 }
-"""What a command without the launch options (`tune`) reads for them."""
+"""What a command without the launch options reads for them."""
 NO_WORKERS: dict[str, object] = {
     "expect_workers": None,
     "master_bind": None,
@@ -362,7 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_load_options(
         tune, default_scenario="steady", default_budgets=PROJECT_ROOT / "budgets" / "default.yml"
     )
-    tune.set_defaults(**NO_TARGET, **NO_LAUNCH_OPTIONS, **NO_WORKERS, no_budgets=False)
+    _add_gateway_options(tune)
+    tune.set_defaults(target=None, token_env=None, header=[], **NO_WORKERS, no_budgets=False)
     add = tune.add_argument
     add(
         "--max-runs",

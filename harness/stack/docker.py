@@ -31,6 +31,7 @@ from typing import Any, cast
 import docker
 import docker.errors
 from docker.models.containers import Container
+from docker.models.networks import Network
 from docker.types import EndpointConfig, Healthcheck
 
 from harness.errors import EngineUnavailableError, ImageBuildError
@@ -47,6 +48,15 @@ ENGINE_HINT = (
     "start Docker (on Debian as root `make engine` installs and starts it), "
     "or point DOCKER_HOST at a running engine"
 )
+
+
+def _disconnect_all(network: Network) -> None:
+    """Containers a user attached to a run's network (its workers, say) are let go, not kept
+    running on it: the run's network goes with the run."""
+    network.reload()
+    for container in network.containers:
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            network.disconnect(container, force=True)
 
 
 def owner_labels() -> dict[str, str]:
@@ -370,6 +380,8 @@ class DockerEngine:
                 done.keep(reason)
                 continue
             try:
+                if run_id:
+                    _disconnect_all(network)
                 network.remove()
             except docker.errors.NotFound:
                 pass

@@ -31,8 +31,9 @@ from harness.errors import (
 from harness.ids import new_id
 from harness.progress import ProgressDisplay
 from harness.run import pipeline
+from harness.run.gateway_services import stack_services
 from harness.settings import RunSettings
-from harness.stack.compose import read_compose_text
+from harness.stack.compose import ComposeFile, read_compose_text
 from harness.stack.services import ResourceLimits
 from harness.tune.compose_edit import (
     LimitValues,
@@ -59,6 +60,15 @@ class TuneSettings:
     cpu_resolution: float = 0.05
     margins: Margins = field(default_factory=Margins)
     write: bool = False
+
+
+def tuned_service(run: RunSettings) -> str:
+    """The compose service whose limits are tuned: the gateway, as a run finds it
+    (`--gateway-service`, else `gateway`, else the one service that looks like it)."""
+    gateway, _ = ComposeFile.load(run.compose_file).find_services(
+        run.gateway_service, run.redis_service
+    )
+    return gateway
 
 
 @dataclass(frozen=True)
@@ -224,7 +234,7 @@ def tune(settings: TuneSettings, display: ProgressDisplay) -> TuneOutcome:
         raise UsageError("loadgate tune needs budgets to judge each run: pass --budgets FILE")
     if settings.max_runs < 2:
         raise UsageError("--max-runs must allow at least a baseline and a confirmation run (2)")
-    spec = compose.service(settings.service, {"PROVIDER_AUTH_TOKEN": "x", "UPSTREAM_BASE_URL": "x"})
+    spec, _ = stack_services(compose, "not-a-token", settings.run)  # as a run reads it
     if spec.limits.cpus is None or spec.limits.memory_bytes is None:
         raise ComposeError(
             f"{compose.path.name}: services.{settings.service}.deploy.resources.limits "

@@ -22,7 +22,7 @@ import pytest
 from docker.models.containers import Container
 
 from harness.stack.docker import LABEL_RUN, DockerEngine, ImageInfo, owner_labels
-from tests.integration.conftest import ROOT, only_run_dir
+from tests.integration.conftest import ROOT, leftovers, only_run_dir
 
 SECRETS = {
     "LOADGATE_TARGET_TOKEN": "lg-client-distributed-4b8e1f7a",
@@ -161,6 +161,7 @@ def test_closed_users_on_worker_containers(distributed: DistributedRun, tmp_path
     assert code == 0, output
     workers = _result(tmp_path)["generator"]["workers"]
     assert [w["share"] for w in workers] == ["6 users", "6 users"]
+    assert leftovers(distributed.engine) == []  # the workers did not keep the network alive
 
 
 def test_a_worker_container_killed_mid_run_fails_the_run(
@@ -181,3 +182,4 @@ def test_a_worker_container_killed_mid_run_fails_the_run(
     assert f"({str(killed.id)[:12]}) lost" in output, output
     workers = _result(tmp_path)["generator"]["workers"]
     assert [w["lost_after_s"] is not None for w in workers].count(True) == 1
+    assert leftovers(distributed.engine) == []

@@ -99,3 +99,48 @@ def test_a_flawed_head_is_flagged_and_the_stored_runs_agree(
     _, stored = _compare(tmp_path / "again")
     assert stored["stored"] is True
     assert _verdicts(stored)["p95"] == "regressed"
+
+
+def test_a_head_that_never_becomes_ready_fails_the_compare(
+    engine: DockerEngine, images: StackImages, tmp_path: Path
+) -> None:
+    """A head whose container exits at start (a gateway of another shape, not wired): the
+    compare stops there and fails with the reason, in the console and in its own junit.xml,
+    rather than judging metrics it does not have."""
+    output = tmp_path / "runs"
+    done = loadgate(
+        "compare",
+        *("--head-build", "tests/fixtures/gateways/port8080"),
+        *("--scenario", "smoke", "--duration", "5", "--rounds", "1"),
+        *("--output-dir", str(output), "-q"),
+        timeout=600,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    directory, result = _compare(output)
+    assert result["verdict"] == "fail" and result["head"]["requests"] == 0
+    (problem,) = result["problems"]
+    assert "round 2 (head)" in problem and "never became ready" in problem
+    assert "verdict: FAIL" in done.stdout
+    junit = (directory / "junit.xml").read_text()
+    assert 'name="problem 1"' in junit and "never became ready" in junit
+
+
+def test_a_head_failing_a_check_the_base_passes_fails_the_compare(
+    engine: DockerEngine, images: StackImages, tmp_path: Path
+) -> None:
+    """The flawed head logs the provider token (FLAW=log_authorization): whatever its metrics,
+    the compare names the always-on check only the head failed."""
+    output = tmp_path / "runs"
+    done = loadgate(
+        "compare",
+        *("--head-build", FLAWED, "--head-env", "FLAW=log_authorization"),
+        *("--scenario", "smoke", "--duration", "5", "--rounds", "1"),
+        *("--output-dir", str(output), "-q"),
+        timeout=600,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    _, result = _compare(output)
+    (problem,) = result["problems"]
+    assert "(head, run " in problem and "failed provider_token_in_logs" in problem
+    assert "the base did not fail it" in problem
+    assert "1 problem" in done.stdout.splitlines()[-2]

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple, NoReturn, Protocol, TypeVar, cast
 from urllib.parse import urlsplit
@@ -45,6 +46,12 @@ MAX_STREAM_BYTES = 16 * 1024 * 1024
 MAX_LINE_BYTES = 1024 * 1024
 TOO_LARGE = "answer_too_large"
 SWEEP_EVERY_S = 0.1
+MAX_CONNECTING = 32
+"""Connections being opened at once, at most. A server that stalls for a moment with every
+connection busy would otherwise get hundreds of connection attempts at once, overflow its listen
+backlog (aiohttp's is 128), and the SYNs it dropped come back one second later, or three:
+latency made by the generator, not by the server. Requests beyond wait, first come first served,
+for a new connection or one that comes free, their wait counted in their latency."""
 
 T = TypeVar("T")
 
@@ -251,12 +258,8 @@ class _Connection(asyncio.Protocol):
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         answer = Answer(self.status, self.head, body, sink)
         self.exchange = self.sink = None
-        idle = self.client.idle
         if self.keep_alive and not (self.until_close or self.unsolicited or self.closed):
-            if len(idle) < self.client.max_connections:
-                idle.append(self)
-            else:
-                self.close()
+            self.client.hand_over(self, reused=True)
         else:
             self.close()
         future = exchange.future
@@ -337,6 +340,9 @@ class H1Client:
         self.connections: set[_Connection] = set()
         """Every open connection, idle or busy (the sweeper's round)."""
         self._tasks: set[asyncio.Task[None]] = set()
+        self._waiting: deque[_Exchange] = deque()
+        """Requests waiting for a connection, the oldest first."""
+        self._connecting = 0
 
     def prepare(self, path: str, headers: Mapping[str, str], body: bytes) -> bytes:
         """The whole request to `base_url + path`, once: head and body, ready to write."""
@@ -379,7 +385,8 @@ class H1Client:
             if not connection.closed:
                 connection.start(exchange, reused=True)
                 return future
-        self._spawn(self._connect(exchange))
+        self._waiting.append(exchange)
+        self._open_more()
         return future
 
     async def post(self, request: bytes, opener: StreamOpener | None = None) -> Answer:
@@ -387,27 +394,51 @@ class H1Client:
         return await self.request(request, _same, _raise, opener)
 
     def retry(self, exchange: _Exchange) -> None:
-        """A reused connection closed unanswered: once more, on a new connection."""
-        self._spawn(self._connect(exchange, retried=True))
+        """A reused connection closed unanswered: once more, first in line for a new one."""
+        self._waiting.appendleft(exchange)
+        self._open_more()
+
+    def hand_over(self, connection: _Connection, reused: bool) -> None:
+        """A connection free for work: to the oldest request waiting, else to the idle ones."""
+        waiting = self._waiting
+        while waiting:
+            exchange = waiting.popleft()
+            if not exchange.future.done():
+                connection.start(exchange, reused)
+                return
+        if len(self.idle) < self.max_connections:
+            self.idle.append(connection)
+        else:
+            connection.close()
+
+    def _open_more(self) -> None:
+        """One connection attempt per request waiting, at most `MAX_CONNECTING` at once."""
+        while self._connecting < min(MAX_CONNECTING, len(self._waiting)):
+            self._connecting += 1
+            self._spawn(self._connect())
 
     def _spawn(self, work: Any) -> None:
         task = self.loop.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _connect(self, exchange: _Exchange, retried: bool = False) -> None:
+    async def _connect(self) -> None:
+        """A new connection, for whoever waits first when it is open; when it cannot be
+        opened, the oldest request waiting fails with the reason."""
         try:
-            connection = await self._open(exchange.deadline)
+            connection = await self._open(time.monotonic() + self.timeout_s)
         except H1Error as error:
-            if retried:
-                error = H1Error("ServerDisconnectedError", f"{error} (retrying a closed one)")
-            _resolve(exchange, exchange.fail, error)
-            return
-        self.connections.add(connection)
-        if exchange.future.done():
-            self.idle.append(connection)  # cancelled while connecting: kept for later
-            return
-        connection.start(exchange, reused=False)
+            while self._waiting:
+                exchange = self._waiting.popleft()
+                if not exchange.future.done():
+                    _resolve(exchange, exchange.fail, error)
+                    break
+        else:
+            self.connections.add(connection)
+            self.hand_over(connection, reused=False)
+        finally:
+            self._connecting -= 1
+        self._open_more()
 
     async def _open(self, deadline: float) -> _Connection:
         opening = self.loop.create_connection(
@@ -436,6 +467,7 @@ class H1Client:
         while True:
             await asyncio.sleep(period)
             now = time.monotonic()
+            self._expire_waiting(now)
             for connection in list(self.connections):
                 exchange = connection.exchange
                 if exchange is None:
@@ -445,3 +477,15 @@ class H1Client:
                 elif exchange.deadline <= now:
                     message = f"no complete answer within {self.timeout_s:g} s"
                     connection.fail(H1Error("Timeout", message, connection.status))
+
+    def _expire_waiting(self, now: float) -> None:
+        """Requests still waiting for a connection past their deadline time out there."""
+        waiting, self._waiting = self._waiting, deque()
+        for exchange in waiting:
+            if exchange.future.done():
+                continue
+            if exchange.deadline <= now:
+                message = f"no connection within {self.timeout_s:g} s"
+                _resolve(exchange, exchange.fail, H1Error("Timeout", message))
+            else:
+                self._waiting.append(exchange)

@@ -58,27 +58,10 @@ def run_locust(url: str, duration_s: float, mock_pid: int, body: str) -> Baselin
     """One Locust process, `LOCUST_USERS` FastHttpUsers, unpaced, for `duration_s`."""
     with tempfile.TemporaryDirectory(prefix="loadgate-bench-locust-") as scratch:
         result = Path(scratch) / "locust.json"
-        command = [
-            sys.executable,
-            "-m",
-            "locust",
-            "-f",
-            str(LOCUSTFILE),
-            "--headless",
-            "--host",
-            url,
-            "--users",
-            str(LOCUST_USERS),
-            "--spawn-rate",
-            str(LOCUST_USERS),
-            "--run-time",
-            f"{max(1, round(duration_s))}s",
-            "--only-summary",
-            "--loglevel",
-            "ERROR",
-            "--exit-code-on-error",
-            "0",
-        ]
+        command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless"]
+        command += ["--host", url, "--users", str(LOCUST_USERS), "--spawn-rate", "1000"]
+        command += ["--run-time", f"{max(1, round(duration_s))}s", "--only-summary"]
+        command += ["--loglevel", "ERROR", "--exit-code-on-error", "0"]
         environment = {**os.environ, RESULT_ENV: str(result), BODY_ENV: body}
         mock_before = cpu_seconds(mock_pid)
         finished = subprocess.run(

@@ -146,7 +146,7 @@ def test_locust_yardstick_measures_its_own_window_against_a_real_server() -> Non
         await server.start_server()
         try:
             url = str(server.make_url("")).rstrip("/")
-            return await asyncio.to_thread(run_locust, url, 1.0, os.getpid(), '{"hello":1}')
+            return await asyncio.to_thread(run_locust, url, 2.0, os.getpid(), '{"hello":1}')
         finally:
             await server.close()
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import uvloop
 
-from scenarios.h1client import TOO_LARGE, Answer, H1Client, H1Error, RawHeaders
+from scenarios.h1client import MAX_CONNECTING, TOO_LARGE, Answer, H1Client, H1Error, RawHeaders
 
 Action = Callable[[asyncio.StreamWriter], Awaitable[None]]
 JSON = b'{"ok":true}'
@@ -454,3 +454,34 @@ def test_many_requests_at_once_each_get_their_own_answer() -> None:
             await server.wait_closed()
 
     assert run(scenario()) == [b"%d" % i for i in range(40)]
+
+
+def test_a_burst_opens_at_most_max_connecting_connections_at_once() -> None:
+    """100 requests at once: at most `MAX_CONNECTING` connection attempts in progress, and every
+    request answered (those beyond waited for a connection)."""
+
+    async def scenario() -> tuple[int, list[int]]:
+        async with ScriptedServer(*[send(answer())] * 100) as server:
+            client = H1Client(f"http://127.0.0.1:{server.port}", 200, 5)
+            opening = peak = 0
+            real_open = client._open
+
+            async def counted(deadline: float) -> Any:
+                nonlocal opening, peak
+                opening += 1
+                peak = max(peak, opening)
+                try:
+                    await asyncio.sleep(0.01)  # a server slow to accept
+                    return await real_open(deadline)
+                finally:
+                    opening -= 1
+
+            client._open = counted  # type: ignore[method-assign]
+            async with client:
+                request = client.prepare("/", {}, b"")
+                answers = await asyncio.gather(*(client.post(request) for _ in range(100)))
+            return peak, [a.status for a in answers]
+
+    peak, statuses = run(scenario())
+    assert peak == MAX_CONNECTING
+    assert statuses == [200] * 100

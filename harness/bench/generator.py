@@ -10,11 +10,10 @@ wrk drive the same mock as hard as they can, each charged for its own CPU
 (`harness.bench.baselines`). The target is the issue's: at least `TARGET_PER_CORE` requests a
 second per generator core with schedule lag p99 under `TARGET_LAG_MS`.
 
-The machine has two cores and the mock needs most of one: from about 6,000 req/s it is the mock
-that cannot keep up (its column nears 1.0, the step is marked "mock-bound"), answers queue, the
-generator opens hundreds of connections at once and the mock's listen backlog drops their SYNs
-(seconds of latency, then timeouts): a measure of the mock, not of the generator. So the rates
-stop at 5,000, where the mock keeps up.
+The machine has two cores and the mock needs most of one: from about 4,000-5,000 req/s (as
+busy as the machine is) the mock cannot keep up (its column nears 1.0, the step is marked
+"mock-bound"), answers queue and the step measures the mock more than the generator. So the
+rates stop at 5,000, and the best step is usually one where the mock kept up.
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ future that the protocol resolves with what the caller's `finish` made of the an
 no coroutine), and one sweeper task times out what overran `timeout_s` instead of a timer armed
 and cancelled per request. Headers are kept as the raw head and parsed only when asked for
 (`RawHeaders`). Idle connections wait on a stack (the most recently used first), at most
-`max_connections` of them; the caller bounds what is in flight.
+`max_connections` of them; the caller bounds what is in flight. New connections are opened at
+most `MAX_CONNECTING` at a time, and requests beyond wait for one (or for one that comes free),
+first come first served.
 
 Answers are what the server said: a redirect is an answer (never followed), a `Connection:
 close` or HTTP/1.0 answer closes its connection, and an answer without a length ends when the

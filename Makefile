@@ -31,7 +31,7 @@ loadtest: venv engine ## run SCENARIO (default smoke) against the reference gate
 bench: venv engine ## benchmark the gateway's hot path (1 CPU) against the mock alone and naive gateways
 	$(BIN)/loadgate bench
 
-bench-generator: venv ## benchmark the open-model load generator: req/s per core and schedule lag
+bench-generator: venv engine ## the open-model generator's req/s per core and lag, beside Locust and wrk
 	$(BIN)/loadgate bench --generator
 
 tune: venv engine ## find the compose limits the gateway needs at the steady load (no write)

@@ -151,7 +151,7 @@ def _bench(args: argparse.Namespace) -> int:
 def _bench_generator(args: argparse.Namespace) -> int:
     from harness.bench.generator import format_generator_table, run_generator_bench
 
-    bench, directory = run_generator_bench(args.output_dir.resolve(), args.duration)
+    bench, directory = run_generator_bench(PROJECT_ROOT, args.output_dir.resolve(), args.duration)
     print(format_generator_table(bench))
     print(f"results: {directory / 'bench-generator.json'}")
     return EXIT_BUDGET_BREACHED if args.check and not bench.met else EXIT_OK

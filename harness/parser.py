@@ -457,7 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--generator",
         action="store_true",
-        help="benchmark loadgate's open-model generator instead (no Docker needed)",
+        help="benchmark loadgate's open-model generator instead, beside Locust and wrk"
+        " (wrk needs Docker: skipped, and said so, without an engine)",
     )
 
     worker = commands.add_parser(

@@ -1,13 +1,14 @@
 """The open-model load generator process: `python -m scenarios.openmodel --url ... --stages ...`.
 
-One asyncio event loop (uvloop when installed) and one pooled aiohttp session per process;
-request bodies are encoded once, up front, so the generator spends its CPU on the wire. It writes
-the samples file (`scenarios.samples`) as it goes and, at the end, a JSON summary with what it
-scheduled, sent and missed and the CPU it used, so the harness can tell whether the generator
-kept up. Credentials come from the environment only (`scenarios.credentials`). Answers are
-scanned for the provider's token and the first failures kept (`scenarios.inspection`); a
-redirect is an answer (recorded as `http_3xx`), never followed.
-"""
+One uvloop event loop and one pool of kept-alive connections (`scenarios.h1client`) per
+process; each request (head and body) is encoded once, up front, so the generator spends its
+CPU on the wire, and a request costs no task and no coroutine: the client's future goes straight
+to the driver (`scenarios.arrivals`). It writes the samples file (`scenarios.samples`) as it
+goes and, at the end, a JSON summary with what it scheduled, sent and missed and the CPU it
+used, so the harness can tell whether the generator kept up. Credentials come from the
+environment only (`scenarios.credentials`). Answers are scanned for the provider's token and
+the first failures kept (`scenarios.inspection`); a redirect is an answer (recorded as
+`http_3xx`), never followed."""
 
 from __future__ import annotations
 
@@ -21,12 +22,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
-import aiohttp
 import uvloop
 
 from scenarios.arrivals import OpenModelDriver, Outcome, Reply, Stage, intended_offsets
 from scenarios.credentials import target_headers
+from scenarios.h1client import Answer, H1Client, H1Error, RawHeaders
 from scenarios.inspection import ResponseInspector, body_error, header_text, stream_event_error
 from scenarios.payloads import chat_payload, infer_payload
 from scenarios.samples import SampleWriter, row
@@ -87,89 +89,98 @@ def request_headers() -> dict[str, str]:
     return {**target_headers(), "Content-Type": "application/json"}
 
 
-class Client:
-    """Sends the bodies in turn to `base + route`; notes the answers with `inspector`."""
+class StreamReading:
+    """One streamed answer, line by line as it arrives: counts the content events and times the
+    first; a sampled stream is scanned whole."""
 
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        target: tuple[str, str],
-        bodies: list[bytes],
-        inspector: ResponseInspector,
-    ) -> None:
-        self._session = session
-        base, self._route = target
-        self._url = base.rstrip("/") + self._route
-        self._bodies = bodies
-        self._inspector = inspector
-        self._next = 0
+    def __init__(self, inspector: ResponseInspector, route: str, headers: RawHeaders) -> None:
+        self._inspector, self._route = inspector, route
+        self._scanning = inspector.sampled(200)
+        if self._scanning:
+            inspector.scan(route, 200, "headers", header_text(headers))
+        self.first: float | None = None
+        self.tokens = self.size = 0
+        self.error = ""
 
-    async def send(self) -> Reply:
-        body = self._bodies[self._next % len(self._bodies)]
-        self._next += 1
-        try:
-            async with self._session.post(self._url, data=body, allow_redirects=False) as response:
-                status = response.status
-                if response.content_type == "text/event-stream" and status == 200:
-                    return await self._read_stream(response)
-                payload = await response.read()
-                error = body_error(payload) if 200 <= status < 300 else f"http_{status}"
-                self._inspector.answer(self._route, status, error, response.raw_headers, payload)
-                return Reply(status, error, len(payload))
-        except TimeoutError:
-            return self._failed("Timeout")
-        except aiohttp.ClientError as exc:
-            return self._failed(type(exc).__name__)
+    def line(self, line: bytes) -> None:
+        self.size += len(line)
+        if self._scanning and self._inspector.scan(self._route, 200, "stream", line):
+            self._scanning = False  # one hit a stream is enough to say it leaks
+        if stream_event_error(line):
+            self.error = "stream_error"
+        elif line.startswith(b"data:") and b"[DONE]" not in line and b'"content"' in line:
+            if self.first is None:
+                self.first = time.monotonic()
+            self.tokens += 1
 
-    def _failed(self, error: str) -> Reply:
-        self._inspector.failure(self._route, 0, error)
-        return Reply(0, error)
-
-    async def _read_stream(self, response: aiohttp.ClientResponse) -> Reply:
-        """Counts the content events and times the first; a sampled stream is scanned whole."""
-        scanning = self._inspector.sampled(200)
-        if scanning:
-            self._inspector.scan(self._route, 200, "headers", header_text(response.raw_headers))
-        first = None
-        tokens = size = 0
-        error = ""
-        async for line in response.content:
-            size += len(line)
-            if scanning and self._inspector.scan(self._route, 200, "stream", line):
-                scanning = False  # one hit a stream is enough to say it leaks
-            if stream_event_error(line):
-                error = "stream_error"
-            elif line.startswith(b"data:") and b"[DONE]" not in line and b'"content"' in line:
-                if first is None:
-                    first = time.monotonic()
-                tokens += 1
-        if not error and tokens == 0:
+    def reply(self) -> Reply:
+        error = self.error
+        if not error and self.tokens == 0:
             error = "stream_empty"  # a 200 that streamed no answer is no answer
         if error:
             self._inspector.failure(self._route, 200, error)
-        return Reply(200, error, size, first, tokens)
+        return Reply(200, error, self.size, self.first, self.tokens)
+
+
+class Client:
+    """Sends the prepared requests in turn; notes the answers with `inspector`."""
+
+    def __init__(
+        self,
+        http: H1Client,
+        route: str,
+        requests: list[bytes],
+        inspector: ResponseInspector,
+    ) -> None:
+        self._http = http
+        self._route = route
+        self._requests = requests
+        self._count = len(requests)
+        self._inspector = inspector
+        self._next = 0
+
+    def send(self) -> asyncio.Future[Reply]:
+        request = self._requests[self._next % self._count]
+        self._next += 1
+        return self._http.request(request, self._answered, self._failed, self._open_stream)
+
+    def _answered(self, answer: Answer) -> Reply:
+        if answer.sink is not None:
+            return cast(StreamReading, answer.sink).reply()
+        status, payload = answer.status, answer.body
+        error = body_error(payload) if 200 <= status < 300 else f"http_{status}"
+        self._inspector.answer(self._route, status, error, answer.headers, payload)
+        return Reply(status, error, len(payload))
+
+    def _failed(self, error: H1Error) -> Reply:
+        self._inspector.failure(self._route, error.status, error.kind)
+        return Reply(error.status, error.kind)
+
+    def _open_stream(self, headers: RawHeaders) -> StreamReading:
+        return StreamReading(self._inspector, self._route, headers)
 
 
 async def generate(args: argparse.Namespace) -> GeneratorSummary:
-    name = ROUTES[args.protocol]
+    route = ROUTES[args.protocol]
     bodies = request_bodies(args.protocol, args.prompts, args.stream, args.seed, args.model)
     writer = SampleWriter(args.samples)
     inspector = ResponseInspector.from_environment(args.samples)
     wall_origin = time.time() - time.monotonic()
+    add = writer.add
 
     def record(outcome: Outcome) -> None:
-        reply = outcome.reply
-        ttft = outcome.ttft_s
-        writer.add(
+        intended, lag_s, latency_s, reply = outcome
+        first = reply.first_byte_at
+        add(
             row(
-                wall_origin + outcome.intended_at,
-                outcome.latency_s * 1000,
-                name,
+                wall_origin + intended,
+                latency_s * 1000,
+                route,
                 reply.status,
                 reply.error,
                 reply.size,
-                outcome.lag_s * 1000,
-                None if ttft is None else ttft * 1000,
+                lag_s * 1000,
+                None if first is None else (first - intended) * 1000,
                 reply.tokens,
             )
         )
@@ -179,13 +190,11 @@ async def generate(args: argparse.Namespace) -> GeneratorSummary:
             await asyncio.sleep(FLUSH_EVERY_S)
             writer.flush()
 
-    connector = aiohttp.TCPConnector(limit=args.max_in_flight, force_close=False)
-    timeout = aiohttp.ClientTimeout(total=args.timeout)
+    http = H1Client(args.url, args.max_in_flight, args.timeout)
+    requests = [http.prepare(route, request_headers(), body) for body in bodies]
     cpu_started, wall_started = time.process_time(), time.monotonic()
-    async with aiohttp.ClientSession(
-        connector=connector, timeout=timeout, headers=request_headers(), cookie_jar=None
-    ) as session:
-        client = Client(session, (args.url, name), bodies, inspector)
+    async with http:
+        client = Client(http, route, requests, inspector)
         driver = OpenModelDriver(client.send, args.max_in_flight, record)
         flusher = asyncio.create_task(flush_loop())
         # SIGINT from the harness ends the schedule early (a ramp past its knee), cleanly.

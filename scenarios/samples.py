@@ -12,6 +12,7 @@ Percentiles are computed from these rows, never from rounded histogram buckets.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -34,15 +35,15 @@ def row(
     ttft_ms: float | None = None,
     tokens: int | None = None,
 ) -> Row:
-    return (
+    return (  # `optional` written out: a row is formatted per request, at thousands a second
         f"{start:.6f}",
         f"{latency_ms:.3f}",
         name,
         status,
         error,
         size,
-        optional(lag_ms),
-        optional(ttft_ms),
+        "" if lag_ms is None else f"{lag_ms:.3f}",
+        "" if ttft_ms is None else f"{ttft_ms:.3f}",
         "" if tokens is None else str(tokens),
     )
 
@@ -80,18 +81,17 @@ class SampleWriter:
 
     def __init__(self, path: Path) -> None:
         self._rows: list[Row] = []
+        self.add: Callable[[Row], None] = self._rows.append
+        """Keep a row for the next flush (the list's own append: called per request)."""
         self._file: IO[str] = path.open("w", newline="")
         self._writer = csv.writer(self._file)
         self._writer.writerow(HEADER)
         self._file.flush()
 
-    def add(self, sample: Row) -> None:
-        self._rows.append(sample)
-
     def flush(self) -> None:
         if self._rows and not self._file.closed:
-            rows, self._rows = self._rows, []
-            self._writer.writerows(rows)
+            self._writer.writerows(self._rows)
+            self._rows.clear()
             self._file.flush()
 
     def close(self) -> None:

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+import os
+from dataclasses import replace
 
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from harness.bench.baselines import BaselinePoint, run_locust
 from harness.bench.generator import GeneratorPoint, format_generator_table, summarise
 from harness.bench.run import Measurement, Target, judge
 from harness.bench.wrk import _child_cpu_s, parse, stat_cpu_s
@@ -92,14 +99,29 @@ def test_generator_bench_counts_only_steps_driven_on_time() -> None:
     """A fast step whose lag p99 broke the bound, or with errors, does not count."""
     bench = summarise(
         [
-            generator_point(1000, 3000, 1.0),
-            generator_point(3000, 4500, 9.0),  # fast, but late
-            generator_point(2000, 6000, 1.0, errors=3),  # fast, but failing
+            generator_point(1000, 16000, 1.0),
+            generator_point(3000, 24000, 9.0),  # fast, but late
+            generator_point(2000, 30000, 1.0, errors=3),  # fast, but failing
         ]
     )
-    assert bench.best_per_core_rps == 3000 and bench.met
-    assert "3,000 req/s per generator core (target 2,500: met)" in format_generator_table(bench)
-    assert not summarise([generator_point(1000, 2000, 1.0)]).met
+    assert bench.best_per_core_rps == 16000 and bench.met
+    assert "16,000 req/s per generator core (target 15,000: met)" in format_generator_table(bench)
+    assert not summarise([generator_point(1000, 14000, 1.0)]).met
+
+
+def test_generator_table_sets_locust_and_wrk_beside_it_and_says_what_was_skipped() -> None:
+    """The yardsticks share the table; a saturated mock is marked; a skipped one says why."""
+    locust = BaselinePoint("Locust FastHttpUser", "32 users", 2500, 0, 0.98, 2551, 0.45)
+    bench = summarise(
+        [generator_point(4000, 20000, 1.5)], [locust], {"wrk": "no Docker engine answers"}
+    )
+    table = format_generator_table(bench).splitlines()
+    assert table[1].startswith("loadgate open model") and "20,000" in table[1]
+    assert table[2].startswith("Locust FastHttpUser") and "2,551" in table[2]
+    assert table[3] == "wrk                    skipped: no Docker engine answers"
+    assert table[-1].endswith("(target 15,000: met)")
+    saturated = summarise([generator_point(5000, 20000, 1.5)], [replace(locust, mock_cores=0.95)])
+    assert format_generator_table(saturated).splitlines()[2].endswith("0.95  mock-bound")
 
 
 def test_stat_cpu_reads_own_or_children_time() -> None:
@@ -107,3 +129,29 @@ def test_stat_cpu_reads_own_or_children_time() -> None:
     stat = "42 (odd) name) S 1 1 1 0 -1 0 0 0 0 0 150 50 300 100 20 0 1 0 0"
     assert stat_cpu_s(stat) == pytest.approx(2.0)
     assert stat_cpu_s(stat, children=True) == pytest.approx(4.0)
+
+
+def test_locust_yardstick_measures_its_own_window_against_a_real_server() -> None:
+    """One Locust process posts the body to a loopback server; its rate and CPU come back."""
+    received: list[bytes] = []
+
+    async def chat(request: web.Request) -> web.Response:
+        received.append(await request.read())
+        return web.json_response({"choices": []})
+
+    async def scenario() -> BaselinePoint:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", chat)
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        try:
+            url = str(server.make_url("")).rstrip("/")
+            return await asyncio.to_thread(run_locust, url, 2.0, os.getpid(), '{"hello":1}')
+        finally:
+            await server.close()
+
+    point = asyncio.run(scenario())
+    assert point.generator == "Locust FastHttpUser" and point.errors == 0
+    assert point.achieved_rps > 50 and 0 < point.cores <= 1.2
+    assert point.per_core_rps == pytest.approx(point.achieved_rps / point.cores, rel=0.01)
+    assert received and all(body == b'{"hello":1}' for body in received)

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from scenarios.arrivals import (
+    BATCH_S,
+    DriverReport,
     OpenModelDriver,
     Reply,
     Stage,
@@ -181,3 +183,69 @@ def test_an_origin_already_past_counts_the_sends_due_as_late() -> None:
 
 async def _ok() -> Reply:
     return Reply(200)
+
+
+def test_futures_are_followed_without_tasks_and_accounted_like_coroutines() -> None:
+    """A send returning bare futures: one in flight, never answered (unfinished), the rest
+    queued behind it (missed), as for coroutines."""
+
+    async def scenario() -> tuple[DriverReport, list[str]]:
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Reply]] = []
+
+        def send() -> asyncio.Future[Reply]:
+            futures.append(loop.create_future())
+            return futures[-1]
+
+        driver = OpenModelDriver(send, max_in_flight=1)
+        report = await driver.run(intended_offsets([Stage(0.2, 50)]), drain_s=0.1)
+        assert len(futures) == 1 and futures[0].cancelled()
+        return report, sorted(o.reply.error for o in report.outcomes)
+
+    report, errors = asyncio.run(scenario())
+    assert (report.scheduled, report.sent, report.unfinished, report.missed) == (10, 1, 1, 9)
+    assert errors == ["not_sent"] * 9 + ["unfinished"]
+
+
+def test_a_failed_future_is_a_failed_request_named_by_its_error() -> None:
+    """A send whose future ends in an exception is recorded with the exception's name."""
+
+    async def scenario() -> list[Reply]:
+        loop = asyncio.get_running_loop()
+
+        def send() -> asyncio.Future[Reply]:
+            future: asyncio.Future[Reply] = loop.create_future()
+            loop.call_soon(future.set_exception, ConnectionResetError("gone"))
+            return future
+
+        driver = OpenModelDriver(send, max_in_flight=4)
+        report = await driver.run(intended_offsets([Stage(0.1, 30)]), drain_s=1)
+        return [o.reply for o in report.outcomes]
+
+    replies = asyncio.run(scenario())
+    assert replies == [Reply(0, "ConnectionResetError")] * 3
+
+
+def test_close_sends_go_out_in_batches_never_early_and_little_late() -> None:
+    """At 2,000 req/s every send goes out at or after its time, at most a batch late."""
+
+    async def scenario() -> tuple[list[tuple[float, float]], list[float]]:
+        sent: list[float] = []
+        loop = asyncio.get_running_loop()
+
+        def send() -> asyncio.Future[Reply]:
+            sent.append(time.monotonic())
+            future: asyncio.Future[Reply] = loop.create_future()
+            future.set_result(Reply(200))
+            return future
+
+        driver = OpenModelDriver(send, max_in_flight=100)
+        report = await driver.run(intended_offsets([Stage(0.5, 2000)]), drain_s=1)
+        return [(o.intended_at, o.lag_s) for o in report.outcomes], sent
+
+    outcomes, sent = asyncio.run(scenario())
+    assert len(outcomes) == len(sent) == 1000
+    intended = sorted(t for t, _ in outcomes)
+    assert all(at >= due for at, due in zip(sent, intended, strict=True))
+    lags = sorted(lag for _, lag in outcomes)
+    assert lags[len(lags) // 2] < 2 * BATCH_S  # a loaded machine may add a little

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from scenarios.credentials import SCAN_SECRET_ENV, TOKEN_ENV
-from scenarios.inspection import ResponseNotes, read_notes
+from scenarios.h1client import RawHeaders
+from scenarios.inspection import ResponseInspector, ResponseNotes, read_notes
+from scenarios.openmodel import StreamReading
 from tests.unit.conftest import CHAT, SECRET, TARGET_TOKEN, Script, scripted_provider
 
 
@@ -105,3 +107,30 @@ def test_openai_without_a_model_is_refused(tmp_path: Path) -> None:
     assert code == 2
     assert "needs --model" in stderr
     assert script.bodies == []
+
+
+@pytest.mark.parametrize(
+    ("lines", "error", "tokens"),
+    [
+        ([b'data: {"choices":[{"delta":{"content":"a"}}]}\n', b"\n", b"data: [DONE]"], "", 1),
+        ([b"event: error\n", b'data: {"error":{"message":"x"}}\n'], "stream_error", 0),
+        ([b'data: {"choices":[{"delta":{"role":"assistant"}}]}\n', b"data: [DONE]\n"], "", 0),
+    ],
+    ids=["one-token", "error-event", "no-content"],
+)
+def test_a_stream_is_read_line_by_line(
+    tmp_path: Path, lines: list[bytes], error: str, tokens: int
+) -> None:
+    """Content events are counted and the first timed; an error event or no content fails."""
+    inspector = ResponseInspector(tmp_path / "notes.jsonl", None)
+    reading = StreamReading(inspector, CHAT, RawHeaders(b"HTTP/1.1 200 OK"))
+    for line in lines:
+        reading.line(line)
+    reply = reading.reply()
+    inspector.close()
+    expected = error or ("stream_empty" if tokens == 0 else "")
+    assert (reply.status, reply.error, reply.size) == (200, expected, sum(map(len, lines)))
+    assert reply.tokens == tokens
+    assert (reply.first_byte_at is not None) == (tokens > 0)
+    failures = read_notes((tmp_path / "notes.jsonl").read_text().splitlines()).failures
+    assert [f.error for f in failures] == ([expected] if expected else [])

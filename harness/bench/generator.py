@@ -37,6 +37,7 @@ from reports import aggregate
 from reports.atomic import write_atomic
 from scenarios.arrivals import Stage
 from scenarios.catalog import OpenLoad, Scenario
+from scenarios.plan import open_shares
 
 RATES = (2000, 3000, 4000, 5000)
 TARGET_PER_CORE = 15000.0
@@ -108,15 +109,16 @@ def _point(
 ) -> GeneratorPoint:
     """One constant-rate step of one generator process, run directly (no harness tailing its
     samples beside it, on these two cores)."""
+    load = OpenLoad((Stage(duration_s, rate),))
     chosen = Scenario(
         name=f"generator-{rate:g}",
         description="generator benchmark",
-        load=OpenLoad((Stage(duration_s, rate),)),
+        load=load,
         duration_s=duration_s,
         protocol="openai",
     )
     run_dir.mkdir(parents=True)
-    command = open_model_command(chosen, url, run_dir, 0, 1)
+    command = open_model_command(chosen, url, run_dir, open_shares(1, load.max_in_flight)[0])
     mock_before = cpu_seconds(mock_pid)
     with (run_dir / "generator.log").open("wb") as log:
         finished = subprocess.run(command, check=False, stderr=log, timeout=duration_s + 90)

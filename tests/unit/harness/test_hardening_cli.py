@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,9 +34,13 @@ class Done:
     stderr: str
 
 
-def python_m_harness(args: list[str], tmp_path: Path) -> Done:
-    """`python -m harness ARGS` against an engine that does not answer."""
-    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+def python_m_harness(
+    args: list[str], tmp_path: Path, environment: Mapping[str, str] | None = None
+) -> Done:
+    """`python -m harness ARGS` against an engine that does not answer (in `environment`, this
+    process's by default)."""
+    base = os.environ if environment is None else environment
+    env = {**base, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
     done = subprocess.run(
         [sys.executable, "-m", "harness", *args],
         capture_output=True,
@@ -371,19 +375,10 @@ def test_distributed_options_are_refused_by_the_real_cli(
 ) -> None:
     """`python -m harness run|worker` with bad worker options or a launched stack's secrets
     missing: exit 2, one line, no secret echoed, no run directory, no process left running."""
-    env = {k: v for k, v in os.environ.items() if k not in GOOD_SECRETS}
-    env |= {**secrets, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+    env = {k: v for k, v in os.environ.items() if k not in GOOD_SECRETS} | secrets
     output = tmp_path / "runs"
     extra = ["--output-dir", str(output)] if args[0] == "run" else []
-    done = subprocess.run(
-        [sys.executable, "-m", "harness", *args, *extra],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-        env=env,
-        check=False,
-    )
+    done = python_m_harness([*args, *extra], tmp_path, env)
     last = Done(done.returncode, done.stdout, done.stderr.splitlines()[-1] + "\n")
     assert_refused(last, message)
     assert "Traceback" not in done.stderr and SECRET not in done.stderr

@@ -98,6 +98,8 @@ def _lost_workers(result: RunResult) -> str:
             said.append(f"{name} lost {worker.lost_after_s:.1f} s into the load")
         elif worker.error:
             said.append(f"{name} could not run its share: {printable(worker.error)[:200]}")
+        elif worker.rejected_rows:
+            said.append(f"{name} sent {worker.rejected_rows} rows that were refused")
     return "; ".join(said)
 
 

@@ -42,6 +42,9 @@ FIRST_FAILURES = 5
 MAX_SECRET_HITS = 50
 BODY_LIMIT = 300
 REDACTED = "[redacted]"
+TAIL_READ_BYTES = 1 << 20
+"""How much of a log's end `redacted_tail` reads (a secret cut by the read is far from the
+part it returns)."""
 
 
 @dataclass(frozen=True)
@@ -118,14 +121,29 @@ def target_secrets() -> list[str]:
     return [s for s in secrets if s]
 
 
+def redacted(text: str, secrets: Sequence[str]) -> str:
+    """`text` with every form (`secret_forms`) of every secret replaced."""
+    for form in sorted({f for s in secrets for f in secret_forms(s)}, key=len, reverse=True):
+        text = text.replace(form, REDACTED)
+    return text
+
+
+def redacted_tail(path: Path, chars: int) -> str:
+    """The last `chars` characters of a generator's log, with every form of the secrets this
+    process holds (`SCAN_SECRET_ENV`, `target_secrets`) redacted: a distributed worker sends
+    it to its master when its generator fails, and a traceback may quote a header."""
+    with path.open("rb") as handle:
+        handle.seek(max(0, path.stat().st_size - TAIL_READ_BYTES))
+        text = handle.read().decode(errors="replace")
+    secrets = [os.environ.get(SCAN_SECRET_ENV) or "", *target_secrets()]
+    return redacted(text, [s for s in secrets if s])[-chars:]
+
+
 def scrub(body: bytes, secrets: Sequence[str]) -> str:
     """At most `BODY_LIMIT` bytes of `body`, decoded, with every form of every secret replaced
     first (so a secret that straddles the cut leaves no part of itself behind)."""
-    forms = sorted({f for s in secrets for f in secret_forms(s)}, key=len, reverse=True)
-    longest = max((len(f.encode()) for f in forms), default=0)
-    text = body[: BODY_LIMIT + longest].decode(errors="replace")
-    for form in forms:
-        text = text.replace(form, REDACTED)
+    longest = max((len(f.encode()) for s in secrets for f in secret_forms(s)), default=0)
+    text = redacted(body[: BODY_LIMIT + longest].decode(errors="replace"), secrets)
     return text.encode()[:BODY_LIMIT].decode(errors="ignore")
 
 

@@ -8,9 +8,10 @@ the closed model's users, which Locust itself spreads over the workers), starts 
 writes the rows each worker sends into a samples file of that worker's own in the parts
 directory, which the harness tails and merges as it does the local generators' (so percentiles
 of the run come from every request). It ends the load at its time, when the harness interrupts
-it (SIGINT), or at once when a worker is lost (no heartbeat, or it quit before reporting): the
-run would no longer be the load it claims. `workers.json` then records each worker (host, share,
-rows, its CPU, its schedule's counts, lost or not) and, when the run could not start, why.
+it (SIGINT or SIGTERM), or at once when a worker is lost (no heartbeat, or it quit before
+reporting): the run would no longer be the load it claims. `workers.json` then records each
+worker (host, share, rows, its CPU, its schedule's counts, lost or not) and, when the run could
+not start, why.
 """
 
 from __future__ import annotations
@@ -22,14 +23,17 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gevent
+import zmq
 from locust.env import Environment
+from locust.rpc.protocol import Message
 from locust.runners import STATE_MISSING, MasterRunner
+from zmq import green
 
 from scenarios.plan import (
     DONE,
@@ -50,6 +54,9 @@ from scenarios.users import ChatUser, InferUser
 
 log = logging.getLogger("loadgate.master")
 
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+"""A peer that sends a bigger message is disconnected by ZeroMQ before it is read (a batch of
+`scenarios.worker.BATCH_ROWS` rows is well under 1 MiB)."""
 START_MARGIN_S = 1.5
 """The open schedule starts this long after the plans go out, so every worker starts on time."""
 STOP_TIMEOUT_S = 5
@@ -86,10 +93,31 @@ class Master:
         self._parts = parts
         self._workers: dict[str, WorkerState] = {}
         self._writers: dict[str, SampleWriter] = {}
+        self._max_rows = plan.max_rows()
         self._interrupted = False
         self._load_started = 0.0
+        self._window = (0.0, 0.0)
+        """The starts a row may have (`Plan.row_window`), once the load started."""
+        self._enrolled: frozenset[str] | None = None
         runner.register_message(ROWS, self.on_rows)
         runner.register_message(DONE, self.on_done)
+        runner.handle_message = self._gate(runner.handle_message)  # type: ignore[method-assign,assignment]
+
+    def _gate(self, handle: Callable[[str, Message], None]) -> Callable[[str, Message], None]:
+        """Locust believes the node id a message claims; the gate holds it to the connection's
+        own, and once the workers are enrolled, hears no one else: a late or extra worker is
+        told to quit (Locust would otherwise hand it users the run never counts)."""
+
+        def gate(client_id: str, msg: Message) -> None:
+            if msg.node_id != client_id:
+                return
+            if self._enrolled is None or client_id in self._enrolled:
+                handle(client_id, msg)
+            elif msg.type == "client_ready":
+                log.warning("a worker joined after the run's workers were enrolled: told to quit")
+                self._runner.send_message("quit", None, client_id=client_id)
+
+        return gate
 
     def interrupt(self) -> None:
         """SIGINT from the harness: end the load now, keep what was sent."""
@@ -98,11 +126,11 @@ class Master:
     def on_rows(self, environment: Environment, msg: Any, **_: Any) -> None:
         worker = self._workers.get(msg.node_id)
         rows = msg.data.get("rows") if isinstance(msg.data, dict) else None
-        if worker is None or not isinstance(rows, list):
+        if worker is None or worker.summary is not None or not isinstance(rows, list):
             return
         writer = self._writers[msg.node_id]
         for values in rows:
-            row = checked_row(values)
+            row = checked_row(values, self._window) if worker.rows < self._max_rows else None
             if row is None:
                 worker.rejected_rows += 1
                 continue
@@ -124,6 +152,9 @@ class Master:
     def run(self, expected: int, join_timeout_s: float) -> Outcome:
         joined = self._await_workers(expected, join_timeout_s)
         outcome = Outcome(expected=expected, joined=len(joined))
+        if self._interrupted:
+            outcome.failure = f"interrupted while waiting for workers ({len(joined)} of {expected})"
+            return outcome
         if len(joined) < expected:
             outcome.failure = (
                 f"only {len(joined)} of {expected} workers joined within {join_timeout_s:g} s"
@@ -134,6 +165,7 @@ class Master:
             self._run_closed(self._plan.load)
         else:
             self._run_open()
+        self._mark_unreported()
         outcome.workers = sorted(self._workers.values(), key=lambda w: w.index)
         for writer in self._writers.values():
             writer.close()
@@ -149,9 +181,10 @@ class Master:
         return [c.id for c in self._runner.clients.ready][:expected]
 
     def _enrol(self, joined: list[str]) -> None:
+        self._enrolled = frozenset(joined)
         shares = open_shares(len(joined), self._open_max_in_flight(), None)
         for index, client_id in enumerate(joined):
-            host = client_id.rsplit("_", 1)[0][:255]
+            host = _printable(client_id.rsplit("_", 1)[0])[:255] or "unknown"
             share = (
                 "users: none yet"
                 if isinstance(self._plan.load, ClosedPlan)
@@ -167,6 +200,7 @@ class Master:
 
     def _mark_started(self, at: float) -> None:
         self._load_started = at
+        self._window = self._plan.row_window(at)
         (self._parts / "started-master").write_text(f"{at:.6f}")
 
     def _run_closed(self, load: ClosedPlan) -> None:
@@ -216,6 +250,17 @@ class Master:
                 log.error("worker %s (%s) lost", worker.index, worker.host)
         return any(w.lost_after_s is not None for w in self._workers.values())
 
+    def _mark_unreported(self) -> None:
+        """A worker still connected but silent at the end (its generator hung, or it is not
+        one of ours) failed its share: the run is not the load it claims either."""
+        for worker in self._workers.values():
+            if worker.summary is None and worker.lost_after_s is None:
+                log.error("worker %s (%s) sent no summary", worker.index, worker.host)
+                error = "it sent no summary by the end of the run"
+                worker.summary = WorkerSummary(
+                    host=worker.host, cpu_s=0, wall_s=0, error=error
+                ).model_dump()
+
     def _all_reported(self) -> bool:
         return all(
             w.summary is not None or w.lost_after_s is not None for w in self._workers.values()
@@ -234,6 +279,30 @@ class Master:
             self._lost()
             gevent.sleep(WATCH_EVERY_S)
         self._lost()
+
+
+def _listen(environment: Environment, host: str, port: int) -> MasterRunner:
+    """Locust's master runner, its socket created with `MAX_MESSAGE_BYTES` (ZeroMQ copies a
+    listener's options when it binds, which Locust does as it creates the runner: the option
+    is the default of the context Locust's `zmq.green` socket comes from, for that moment only)."""
+    base = green.Context
+
+    class LimitedContext(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+
+    green.Context = LimitedContext  # type: ignore[misc]
+    try:
+        return environment.create_master_runner(host, port)
+    finally:
+        green.Context = base  # type: ignore[misc]
+
+
+def _printable(text: str) -> str:
+    """`text` without what a terminal or a report would interpret (the client id is the peer's
+    choice)."""
+    return "".join(c for c in text if " " <= c <= "~")
 
 
 def write_outcome(outcome: Outcome, path: Path) -> None:
@@ -268,12 +337,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     environment = Environment(user_classes=[users], stop_timeout=STOP_TIMEOUT_S)
     host, port = args.bind
     try:
-        runner = environment.create_master_runner(host, port)
+        runner = _listen(environment, host, port)
     except Exception as exc:  # noqa: BLE001 - Locust raises zmq's errors as they are
         print(f"cannot listen for workers on {host}:{port}: {exc}", file=sys.stderr)
         return 3
     master = Master(runner, plan, args.parts)
     gevent.signal_handler(signal.SIGINT, master.interrupt)
+    gevent.signal_handler(signal.SIGTERM, master.interrupt)
     outcome = master.run(args.expect_workers, args.workers_timeout)
     write_outcome(outcome, args.parts / WORKERS_FILE)
     master.release()

@@ -27,7 +27,14 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from scenarios.arrivals import Stage
 from scenarios.catalog import PROTOCOL_USERS, ClosedLoad, OpenLoad, Scenario
@@ -48,6 +55,17 @@ MAX_RATE_RPS = 1_000_000.0
 MAX_USERS = 100_000
 MAX_NOTE_LINES = 200
 MAX_NOTE_CHARS = 4096
+MAX_COUNT = 10**12
+"""A bound on a summary's counts: more sends than a day at `MAX_RATE_RPS` is a lie."""
+CLOCK_MARGIN_S = 300.0
+"""A row's start may be this far outside the run's window: a closed-model worker stamps its rows
+with its own clock, which may be a few minutes off the master's. Further off is not a row of this
+run (and a start of 0 or 1e15 would stretch every per-second figure over years)."""
+LATENCY_TOLERANCE_MS = 1.0
+"""A latency may be this far below 0 (a clock read a hair before the intended time)."""
+MAX_WORKER_RPS = 20_000
+"""Rows per second of the run a closed-model worker may send at most: several times what one
+Locust process on one core completes, so only a flood reaches it."""
 _PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
 
 
@@ -68,6 +86,17 @@ class OpenPlan(_Strict):
     arrival: Literal["uniform", "poisson"] = "uniform"
     max_in_flight: int = Field(ge=1, le=1_000_000)
 
+    @model_validator(mode="after")
+    def _bounded_schedule(self) -> OpenPlan:
+        if sum(duration for duration, _ in self.stages) > MAX_DURATION_S:
+            raise ValueError(f"the stages last longer than {MAX_DURATION_S:g} s together")
+        return self
+
+    @property
+    def sends(self) -> float:
+        """The sends of the whole schedule, all workers together."""
+        return sum(duration * rate for duration, rate in self.stages)
+
 
 class ClosedPlan(_Strict):
     kind: Literal["closed"] = "closed"
@@ -85,6 +114,12 @@ class OpenShare(_Strict):
     max_in_flight: int = Field(ge=1, le=1_000_000)
     start_at: float | None = Field(default=None, gt=0)
     """Unix time the schedule starts, the same for every worker (None: when the process does)."""
+
+    @model_validator(mode="after")
+    def _index_within(self) -> OpenShare:
+        if self.index >= self.of:
+            raise ValueError(f"share {self.index} of {self.of} does not exist")
+        return self
 
 
 class Plan(_Strict):
@@ -116,6 +151,27 @@ class Plan(_Strict):
     def stages(self) -> list[Stage]:
         assert isinstance(self.load, OpenPlan)
         return [Stage(duration, rate) for duration, rate in self.load.stages]
+
+    def runnable(self) -> str | None:
+        """Why a worker cannot run this plan as its own (None: it can): an open plan needs this
+        worker's share of the schedule, among the plan's workers."""
+        if isinstance(self.load, OpenPlan) and self.share is None:
+            return "an open plan without this worker's share"
+        if self.share is not None and self.share.of != self.workers:
+            return f"a share of {self.share.of} workers in a plan for {self.workers}"
+        return None
+
+    def row_window(self, started_at: float) -> tuple[float, float]:
+        """The starts a row of this run, whose load began at `started_at`, can have."""
+        end = started_at + self.duration_s + self.timeout_s + REPORT_WAIT_S
+        return started_at - CLOCK_MARGIN_S, end + CLOCK_MARGIN_S
+
+    def max_rows(self) -> int:
+        """The rows one worker may send: its share of the open schedule (with room for Poisson
+        arrivals), or `MAX_WORKER_RPS` over the closed run; more is a flood, not a load."""
+        if isinstance(self.load, OpenPlan):
+            return math.ceil(1.2 * self.load.sends / self.workers) + 1000
+        return math.ceil((self.duration_s + self.timeout_s + REPORT_WAIT_S) * MAX_WORKER_RPS)
 
 
 def checked_url(url: str) -> str:
@@ -217,10 +273,10 @@ class WorkerSummary(_Strict):
     """CPU its load cost: the generator process's own for open load, the Locust worker's for
     closed load."""
     wall_s: float = Field(ge=0, le=1e7)
-    scheduled: int | None = Field(default=None, ge=0)
-    sent: int | None = Field(default=None, ge=0)
-    missed: int | None = Field(default=None, ge=0)
-    unfinished: int | None = Field(default=None, ge=0)
+    scheduled: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    sent: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    missed: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    unfinished: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     notes: tuple[Annotated[str, Field(max_length=MAX_NOTE_CHARS)], ...] = Field(
         default=(), max_length=MAX_NOTE_LINES
     )
@@ -244,13 +300,15 @@ def checked_summary(data: Any) -> WorkerSummary | None:
         return None
 
 
-def _finite(text: str, optional: bool = False) -> bool:
+def _number(text: str, low: float, high: float, optional: bool = False) -> bool:
+    """`text` is a number within [low, high] (or empty, when `optional`)."""
     if optional and text == "":
         return True
     try:
-        return math.isfinite(float(text))
+        value = float(text)
     except ValueError:
         return False
+    return math.isfinite(value) and low <= value <= high
 
 
 def _whole(value: Any) -> int | None:
@@ -264,9 +322,10 @@ def _whole(value: Any) -> int | None:
     return None
 
 
-def checked_row(values: Sequence[Any]) -> Row | None:
+def checked_row(values: Sequence[Any], window: tuple[float, float] = (0.0, math.inf)) -> Row | None:
     """A sample row as a worker sent it, or None when it is not one (wrong shape, text where a
-    number belongs, a number that is not finite, unprintable names)."""
+    number belongs, a number that is not finite or is negative, unprintable names, a start
+    outside `window` or a latency longer than it: `Plan.row_window`)."""
     if not isinstance(values, list | tuple) or len(values) != len(HEADER):
         return None
     start, latency, name, status, error, size, lag, ttft, tokens = values
@@ -276,7 +335,13 @@ def checked_row(values: Sequence[Any]) -> Row | None:
     status, size = _whole(status), _whole(size)
     if status is None or size is None or status >= 1000:
         return None
-    if not (_finite(start) and _finite(latency) and _finite(lag, True) and _finite(ttft, True)):
+    longest_ms = (window[1] - window[0]) * 1000
+    if not (
+        _number(start, *window)
+        and _number(latency, -LATENCY_TOLERANCE_MS, longest_ms)
+        and _number(lag, 0, longest_ms, optional=True)
+        and _number(ttft, 0, longest_ms, optional=True)
+    ):
         return None
     if not (_PRINTABLE.match(name) and _PRINTABLE.match(error) and "," not in name + error):
         return None

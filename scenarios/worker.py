@@ -35,7 +35,7 @@ from locust import argument_parser
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from scenarios.inspection import responses_path
+from scenarios.inspection import redacted_tail, responses_path
 from scenarios.plan import (
     DONE,
     MAX_NOTE_LINES,
@@ -58,6 +58,9 @@ SHIP_EVERY_S = 0.5
 BATCH_ROWS = 5000
 """Rows per `lg_rows` message at most (a message stays well under a few hundred kB)."""
 HOST_NAME_MAX = 255
+GENERATOR_STOP_S = 10.0
+"""How long a generator stopped as its worker leaves has to finish what it sent."""
+LOG_TAIL_CHARS = 1500
 
 
 class MasterSink:
@@ -111,15 +114,23 @@ class WorkerAgent:
         self._generator: subprocess.Popen[bytes] | None = None
         self._started = (0.0, 0.0)
         self._done = False
+        self._planned = False
         runner.register_message(PLAN, self.on_plan)
         runner.register_message(STOP, self.on_stop)
         environment.events.test_stop.add_listener(self.on_test_stop)
 
     def on_plan(self, environment: Environment, msg: Any, **_: Any) -> None:
+        if self._planned:
+            log.error("the master sent a second plan; ignored: this worker runs one plan")
+            return
+        self._planned = True
         try:
             plan = Plan.model_validate(msg.data)
+            why = plan.runnable()
         except ValueError as exc:
-            log.error("the master sent a plan that is not one; ignored: %s", str(exc)[:500])
+            why = str(exc)
+        if why is not None:
+            log.error("the master sent a plan that is not one; ignored: %s", why[:500])
             self._report(WorkerSummary(host=_host_name(), cpu_s=0, wall_s=0, error="bad plan"))
             return
         url = self._target or plan.url
@@ -194,7 +205,7 @@ class WorkerAgent:
         wall_started, _ = self._started
         notes = _notes(responses_path(samples))
         if self._generator.returncode != 0 or not summary_file.is_file():
-            tail = log_path.read_text(errors="replace")[-1500:]
+            tail = redacted_tail(log_path, LOG_TAIL_CHARS)
             error = f"the generator exited with code {self._generator.returncode}: {tail}"
             return WorkerSummary(
                 host=_host_name(),
@@ -219,6 +230,19 @@ class WorkerAgent:
         """The master stopped the run early: the generator stops sending, finishes what it sent."""
         if self._generator is not None and self._generator.poll() is None:
             self._generator.send_signal(signal.SIGINT)
+
+    def close(self) -> None:
+        """This worker is leaving (the master ended it, or went silent past Locust's heartbeat
+        timeout): a generator still running its share is stopped, not left behind to load the
+        target for the rest of its schedule."""
+        if self._generator is None or self._generator.poll() is not None:
+            return
+        self._generator.send_signal(signal.SIGINT)
+        try:
+            self._generator.wait(timeout=GENERATOR_STOP_S)
+        except subprocess.TimeoutExpired:
+            self._generator.kill()
+            self._generator.wait()
 
     def _report(self, summary: WorkerSummary) -> None:
         self._done = True
@@ -276,7 +300,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         runner.quit()
 
     gevent.signal_handler(signal.SIGTERM, leave)
-    runner.greenlet.join()
+    try:
+        runner.greenlet.join()
+    finally:
+        agent.close()
     return 0
 
 

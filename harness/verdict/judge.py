@@ -80,7 +80,8 @@ ALWAYS_ON: dict[str, str] = {
     "generator_lag_p99_ms": "the open-model generator sent on schedule (generator_lag_p99_ms)",
     "generator_missed_sends": "the open-model generator sent every request it scheduled",
     "generator_workers_lost": "every worker of a distributed run (--expect-workers) ran its "
-    "part to the end: none lost mid-run (no heartbeat, or it left), none whose generator failed",
+    "part to the end: none lost mid-run (no heartbeat, or it left), none whose generator failed, "
+    "none that sent rows the master refused (out of the run's window, or more than its share)",
 }
 """Every check a judged run gets, budgets file or not, and what passing it means."""
 
@@ -294,7 +295,9 @@ def _generator_checks(checks: _Checks, result: RunResult, figures: Figures) -> N
         checks.at_most("generator_lag_p99_ms", budgets.generator_lag_p99_ms, lag, "ms")
         checks.at_most("generator_missed_sends", 0, float(generator.missed or 0))
     if generator.workers:
-        failed = [w for w in generator.workers if w.lost_after_s is not None or w.error]
+        failed = [
+            w for w in generator.workers if w.lost_after_s is not None or w.error or w.rejected_rows
+        ]
         checks.at_most("generator_workers_lost", 0, float(len(failed)))
 
 

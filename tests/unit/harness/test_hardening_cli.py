@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,9 +34,13 @@ class Done:
     stderr: str
 
 
-def python_m_harness(args: list[str], tmp_path: Path) -> Done:
-    """`python -m harness ARGS` against an engine that does not answer."""
-    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+def python_m_harness(
+    args: list[str], tmp_path: Path, environment: Mapping[str, str] | None = None
+) -> Done:
+    """`python -m harness ARGS` against an engine that does not answer (in `environment`, this
+    process's by default)."""
+    base = os.environ if environment is None else environment
+    env = {**base, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
     done = subprocess.run(
         [sys.executable, "-m", "harness", *args],
         capture_output=True,
@@ -321,3 +325,61 @@ def test_restart_no_reads_as_the_policy_not_as_false(tmp_path: Path) -> None:
     compose.write_text(GOOD_COMPOSE.format(gateway=""))
     redis = ComposeFile.load(compose).service("redis", {})
     assert redis.restart == "no"
+
+
+WORKERS = ["--expect-workers", "2", "--master-bind", "127.0.0.1:5557"]
+GOOD_SECRETS = {"LOADGATE_SCAN_SECRET": SECRET + "-provider", "LOADGATE_TARGET_TOKEN": SECRET}
+
+
+@pytest.mark.parametrize(
+    ("args", "secrets", "message"),
+    [
+        pytest.param(["worker", "--master", "nonsense"], {}, "is not HOST:PORT", id="no-port"),
+        pytest.param(["worker", "--master", "host:0"], {}, "is not HOST:PORT", id="port-0"),
+        pytest.param(["worker", "--master", "[::1]"], {}, "is not HOST:PORT", id="ipv6-no-port"),
+        pytest.param(
+            ["worker", "--master", "h:1", "--target", "ftp://x"], {}, "not an http(s)", id="ftp"
+        ),
+        pytest.param(["run", "--expect-workers", "0"], {}, "must be greater than 0", id="zero"),
+        pytest.param(["run", "--expect-workers", "-1"], {}, "must be greater than 0", id="neg"),
+        pytest.param(["run", "--expect-workers", "abc"], {}, "is not a whole number", id="abc"),
+        pytest.param(
+            ["run", "--master-bind", "0.0.0.0:5557"], {}, "it needs --expect-workers", id="bind"
+        ),
+        pytest.param(
+            ["run", "--expect-workers", "2"], {}, "needs --master-bind HOST:PORT", id="no-bind"
+        ),
+        pytest.param(
+            ["run", *WORKERS, "--processes", "2"],
+            GOOD_SECRETS,
+            "--processes and --expect-workers are alternatives",
+            id="processes",
+        ),
+        pytest.param(["run", *WORKERS], {}, "set LOADGATE_SCAN_SECRET", id="no-secrets"),
+        pytest.param(
+            ["run", *WORKERS],
+            {**GOOD_SECRETS, "LOADGATE_TARGET_TOKEN": "short"},
+            "set LOADGATE_TARGET_TOKEN",
+            id="short-secret",
+        ),
+        pytest.param(
+            ["run", *WORKERS],
+            {**GOOD_SECRETS, "LOADGATE_SCAN_SECRET": SECRET + "-provider\n"},
+            "set LOADGATE_SCAN_SECRET",
+            id="secret-with-newline",
+        ),
+    ],
+)
+def test_distributed_options_are_refused_by_the_real_cli(
+    args: list[str], secrets: dict[str, str], message: str, tmp_path: Path
+) -> None:
+    """`python -m harness run|worker` with bad worker options or a launched stack's secrets
+    missing: exit 2, one line, no secret echoed, no run directory, no process left running."""
+    env = {k: v for k, v in os.environ.items() if k not in GOOD_SECRETS} | secrets
+    output = tmp_path / "runs"
+    extra = ["--output-dir", str(output)] if args[0] == "run" else []
+    done = python_m_harness([*args, *extra], tmp_path, env)
+    last = Done(done.returncode, done.stdout, done.stderr.splitlines()[-1] + "\n")
+    assert_refused(last, message)
+    assert "Traceback" not in done.stderr and SECRET not in done.stderr
+    assert not output.exists()

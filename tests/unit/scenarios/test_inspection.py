@@ -17,6 +17,7 @@ from scenarios.inspection import (
     ResponseInspector,
     header_text,
     read_notes,
+    redacted_tail,
     responses_path,
     scrub,
     write_notes,
@@ -239,3 +240,23 @@ def test_stream_events_that_report_errors_are_told_from_answer_chunks() -> None:
     assert stream_event_error(b'data: {"error": {"message": "upstream failure"}}')
     assert not stream_event_error(b'data: {"choices": [{"delta": {"content": "\\"error\\""}}]}')
     assert not stream_event_error(b"data: [DONE]")
+
+
+def test_a_failed_generators_log_tail_carries_no_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a worker sends its master when its generator failed: the end of the log, with the
+    token, a header value and the scan secret redacted, JSON-escaped forms too."""
+    monkeypatch.setenv(TOKEN_ENV, TARGET_TOKEN)
+    monkeypatch.setenv(SCAN_SECRET_ENV, SECRET)
+    monkeypatch.setenv("LOADGATE_TARGET_HEADERS", json.dumps({"X-Api-Key": "HDRSECRET-98765"}))
+    log = tmp_path / "generator.log"
+    log.write_text(
+        "x" * 5000
+        + f"\nTraceback: headers={{'Authorization': 'Bearer {TARGET_TOKEN}'}}"
+        + f" {json.dumps(SECRET + '/')} X-Api-Key: HDRSECRET-98765\nRuntimeError: boom\n"
+    )
+    tail = redacted_tail(log, 300)
+    assert tail.endswith("RuntimeError: boom\n") and len(tail) <= 300
+    assert TARGET_TOKEN not in tail and "0123456789abcdef" not in tail
+    assert "HDRSECRET" not in tail and tail.count(REDACTED) == 3

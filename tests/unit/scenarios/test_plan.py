@@ -12,6 +12,9 @@ from pydantic import ValidationError
 from scenarios.arrivals import Stage, intended_offsets
 from scenarios.catalog import SCENARIOS, adjusted
 from scenarios.plan import (
+    MAX_WORKER_RPS,
+    REPORT_WAIT_S,
+    OpenPlan,
     Plan,
     checked_row,
     checked_summary,
@@ -144,3 +147,81 @@ def test_a_summary_is_checked_before_it_is_recorded() -> None:
     assert checked_summary({**good, "host": "w\x1b]0;x\x07"}) is None
     assert checked_summary({**good, "notes": ["x"] * 10_000}) is None
     assert checked_summary("not a mapping") is None
+
+
+WINDOW = Plan.model_validate(_plan()).row_window(1_800_000_000.0)
+
+
+@pytest.mark.parametrize(
+    ("start", "latency", "lag"),
+    [
+        ("0", "2.0", ""),
+        ("1e15", "2.0", ""),
+        ("1799999000.0", "2.0", ""),
+        ("1800001000.0", "2.0", ""),
+        ("1800000001.0", "-50.0", ""),
+        ("1800000001.0", "1e12", ""),
+        ("1800000001.0", "2.0", "-3.0"),
+    ],
+    ids=[
+        "start-zero", "start-far-future", "start-before-window", "start-after-window",
+        "negative-latency", "latency-longer-than-the-run", "negative-lag",
+    ],
+)  # fmt: skip
+def test_a_row_outside_the_runs_window_is_refused(start: str, latency: str, lag: str) -> None:
+    """Starts far from the run (which would stretch every per-second figure over years) and
+    negative or impossible durations are not rows of this run."""
+    assert checked_row([start, latency, "/v1/infer", 200, "", 10, lag, "", ""], WINDOW) is None
+
+
+def test_a_row_within_the_window_and_a_skewed_clock_is_kept() -> None:
+    """A worker whose clock is a minute off the master's still has its rows counted."""
+    for start in (1_800_000_000.5, 1_800_000_000.0 - 60, 1_800_000_000.0 + 200):
+        made = row(start, 41.5, "/v1/infer", 200, "", 512, 0.3)
+        assert checked_row(list(made), WINDOW) == made
+
+
+def test_a_worker_may_send_its_share_of_rows_and_not_a_flood() -> None:
+    """Open load: about its share of the schedule's sends; closed: a rate no Locust process
+    reaches."""
+    plan = Plan.model_validate(_plan())
+    assert isinstance(plan.load, OpenPlan)
+    assert plan.load.sends / 3 < plan.max_rows() < 1.3 * plan.load.sends / 3 + 1000
+    closed = plan_for(SCENARIOS["steady"], "http://gateway:8000", 2, None, 30.0)
+    assert closed.max_rows() == (closed.duration_s + 30.0 + REPORT_WAIT_S) * MAX_WORKER_RPS
+
+
+@pytest.mark.parametrize(
+    ("changes", "why"),
+    [
+        ({}, "an open plan without this worker's share"),
+        ({"share": {"index": 0, "of": 5, "max_in_flight": 1}}, "a share of 5 workers"),
+    ],
+    ids=["open-without-share", "share-of-other-workers"],
+)
+def test_a_plan_a_worker_cannot_run_as_its_own_says_why(changes: dict[str, Any], why: str) -> None:
+    """A plan that validates but gives this worker no share of its own is refused, with why."""
+    reason = Plan.model_validate(_plan(**changes)).runnable()
+    assert reason is not None and reason.startswith(why)
+    share = {"index": 2, "of": 3, "max_in_flight": 1, "start_at": 1e9}
+    assert Plan.model_validate(_plan(share=share)).runnable() is None
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"share": {"index": 3, "of": 3, "max_in_flight": 1}},
+        {"load": {"kind": "open", "stages": [[86_400, 1]] * 2, "max_in_flight": 1}},
+        {"load": {"kind": "open", "stages": [[1, 1]] * 1001, "max_in_flight": 1}},
+    ],
+    ids=["share-beyond-the-workers", "stages-longer-than-a-day", "thousands-of-stages"],
+)
+def test_a_plan_beyond_its_bounds_is_refused(changes: dict[str, Any]) -> None:
+    """A share no worker has, or a schedule that lasts days together, is not a plan."""
+    with pytest.raises(ValidationError):
+        Plan.model_validate(_plan(**changes))
+
+
+def test_a_summary_with_counts_beyond_any_run_is_refused() -> None:
+    """A worker claiming more sends than a day at the maximum rate is lying."""
+    assert checked_summary({"host": "w", "cpu_s": 1, "wall_s": 1, "scheduled": 10**15}) is None

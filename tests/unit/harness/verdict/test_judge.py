@@ -364,6 +364,13 @@ def test_a_worker_whose_generator_failed_fails_the_run(result_with: ResultWith) 
     assert "could not run its share: exit 2" in verdict_line(judged)
 
 
+def test_a_worker_whose_rows_were_refused_fails_the_run(result_with: ResultWith) -> None:
+    """Rows the master refused (out of the run's window, a flood) are requests the run lacks."""
+    judged = judge(_distributed(result_with, _worker(0), _worker(1, rejected_rows=3)), Budgets())
+    assert verdicts(judged)["generator_workers_lost"] is False
+    assert "worker 1 (load-1) sent 3 rows that were refused" in verdict_line(judged)
+
+
 def test_every_worker_is_judged_on_its_own_schedule_lag(result_with: ResultWith) -> None:
     """One worker that fell behind is not averaged away by the merged lag of the others."""
     judged = judge(

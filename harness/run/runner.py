@@ -288,6 +288,7 @@ def run_load(
     wall_s = time.monotonic() - started
     if distributed is not None:
         stats = distributed_stats(parts, open_model, wall_s)
+        check_some_worker_ran(stats.workers)
     else:
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu_s = (children.ru_utime - children_before.ru_utime) + (
@@ -360,6 +361,18 @@ def _generator_stats(
         missed=sum(s["missed"] for s in summaries),
         unfinished=sum(s["unfinished"] for s in summaries),
     )
+
+
+def check_some_worker_ran(workers: tuple[WorkerStats, ...]) -> None:
+    """No row from any worker, and a worker said why: that reason, not "no samples"."""
+    failed = [w for w in workers if w.error]
+    if failed and not any(w.requests for w in workers):
+        first = failed[0]
+        last_line = (first.error or "").strip().splitlines()[-1][:300]
+        raise LoadGeneratorError(
+            f"no worker could run its share; worker {first.index} ({first.host}): "
+            f"{(first.error or '').splitlines()[0][:200]} ... {last_line}"
+        )
 
 
 def distributed_stats(parts: Path, open_model: bool, wall_s: float) -> GeneratorStats:

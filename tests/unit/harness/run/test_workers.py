@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from harness.errors import LoadGeneratorError
-from harness.run.runner import distributed_stats, merge_samples
+from harness.run.runner import check_some_worker_ran, distributed_stats, merge_samples
 from harness.run.workers import read_workers
 from reports import aggregate
 from scenarios.plan import WORKERS_FILE
@@ -121,3 +121,14 @@ def test_a_master_that_ended_without_its_record_is_a_generator_failure(tmp_path:
     """No workers.json at all (the master crashed): said, not a traceback."""
     with pytest.raises(LoadGeneratorError, match="without its record"):
         read_workers(tmp_path)
+
+
+def test_workers_that_all_failed_say_why_instead_of_no_samples(tmp_path: Path) -> None:
+    """Every worker's generator failed to start (a missing module in its image, say): the run's
+    error is the workers' own reason, with its last line, not "no samples"."""
+    error = "the generator exited with code 1: Traceback\n  ...\nModuleNotFoundError: x"
+    failed = {**_summary(0, 1.0), "scheduled": None, "error": error}
+    _record(tmp_path, [_worker(0, failed), _worker(1, failed)])
+    stats = distributed_stats(tmp_path, open_model=True, wall_s=5.0)
+    with pytest.raises(LoadGeneratorError, match=r"worker 0 .*exited with code 1.*ModuleNotFound"):
+        check_some_worker_ran(stats.workers)

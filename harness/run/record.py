@@ -12,7 +12,6 @@ import pandas as pd
 
 from harness.run.runner import GeneratorStats
 from harness.run.scenario_figures import FindingInputs, compute
-from harness.run.workers import WorkerStats
 from harness.stack.images import StackImages
 from harness.stack.sampler import ResourceSample
 from harness.stack.services import ResourceLimits
@@ -32,7 +31,6 @@ from reports.result import (
     RunResult,
     ShutdownRecord,
     TokenHit,
-    WorkerRecord,
 )
 from scenarios.catalog import Scenario
 from scenarios.inspection import ResponseNotes
@@ -112,29 +110,7 @@ def generator_record(
         lag_p50_ms=aggregate.percentile(lags, 50) if lags.size else None,
         lag_p99_ms=aggregate.percentile(lags, 99) if lags.size else None,
         lag_max_ms=float(lags.max()) if lags.size else None,
-        workers=[_worker_record(worker) for worker in stats.workers],
-    )
-
-
-def _worker_record(worker: WorkerStats) -> WorkerRecord:
-    scheduled, sent, missed, unfinished = worker.schedule or (None, None, None, None)
-    return WorkerRecord(
-        index=worker.index,
-        host=worker.host,
-        share=worker.share,
-        requests=worker.requests,
-        rejected_rows=worker.rejected_rows,
-        cpu_s=worker.cpu_s,
-        wall_s=worker.wall_s,
-        cores=worker.cores,
-        lag_p50_ms=worker.lag_p50_ms,
-        lag_p99_ms=worker.lag_p99_ms,
-        scheduled=scheduled,
-        sent=sent,
-        missed=missed,
-        unfinished=unfinished,
-        lost_after_s=worker.lost_after_s,
-        error=worker.error,
+        workers=list(stats.workers),
     )
 
 

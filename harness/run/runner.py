@@ -34,8 +34,9 @@ from harness.run.generator_commands import (
     open_model_command,
 )
 from harness.run.model_choice import LAUNCHED_STACK_MODEL
-from harness.run.workers import REPORT_WAIT_S, WorkerStats, read_workers
+from harness.run.workers import REPORT_WAIT_S, read_workers
 from harness.settings import Distributed
+from reports.result import WorkerRecord
 from scenarios.catalog import OpenLoad, Scenario
 from scenarios.inspection import ResponseNotes, read_notes, write_notes
 from scenarios.plan import open_shares, plan_for
@@ -69,7 +70,7 @@ class GeneratorStats:
     sent: int | None = None
     missed: int | None = None
     unfinished: int | None = None
-    workers: tuple[WorkerStats, ...] = ()
+    workers: tuple[WorkerRecord, ...] = ()
     """Each worker of a distributed run (`--expect-workers`)."""
 
 
@@ -363,7 +364,7 @@ def _generator_stats(
     )
 
 
-def check_some_worker_ran(workers: tuple[WorkerStats, ...]) -> None:
+def check_some_worker_ran(workers: tuple[WorkerRecord, ...]) -> None:
     """No row from any worker, and a worker said why: that reason, not "no samples"."""
     failed = [w for w in workers if w.error]
     if failed and not any(w.requests for w in workers):
@@ -378,10 +379,10 @@ def check_some_worker_ran(workers: tuple[WorkerStats, ...]) -> None:
 def distributed_stats(parts: Path, open_model: bool, wall_s: float) -> GeneratorStats:
     """The generator of a distributed run: its workers, each as the master recorded it."""
     workers = read_workers(parts)
-    counted = [w for w in workers if w.schedule is not None] if open_model else []
+    counted = [w for w in workers if w.scheduled is not None] if open_model else []
 
-    def total(index: int) -> int | None:
-        return sum(w.schedule[index] for w in counted if w.schedule) if counted else None
+    def total(figure: Callable[[WorkerRecord], int | None]) -> int | None:
+        return sum(figure(w) or 0 for w in counted) if counted else None
 
     return GeneratorStats(
         model="open" if open_model else "closed",
@@ -389,9 +390,9 @@ def distributed_stats(parts: Path, open_model: bool, wall_s: float) -> Generator
         cpu_s=sum(w.cpu_s for w in workers),
         wall_s=wall_s,
         busiest_process_cores=max((w.cores for w in workers), default=0.0),
-        scheduled=total(0),
-        sent=total(1),
-        missed=total(2),
-        unfinished=total(3),
+        scheduled=total(lambda w: w.scheduled),
+        sent=total(lambda w: w.sent),
+        missed=total(lambda w: w.missed),
+        unfinished=total(lambda w: w.unfinished),
         workers=workers,
     )

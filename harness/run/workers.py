@@ -6,40 +6,17 @@ so one worker that could not keep up is not averaged away by the others."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from harness.errors import LoadGeneratorError
 from reports import aggregate
+from reports.result import WorkerRecord
 from scenarios.plan import REPORT_WAIT_S, WORKERS_FILE
 from scenarios.samples import HEADER
 
-__all__ = ["REPORT_WAIT_S", "WorkerStats", "read_workers"]
-
-
-@dataclass(frozen=True)
-class WorkerStats:
-    index: int
-    host: str
-    share: str
-    requests: int
-    """Rows the master received from it (and kept)."""
-    rejected_rows: int
-    """Rows it sent that were not sample rows (dropped)."""
-    cpu_s: float
-    wall_s: float
-    cores: float
-    """Its generator's CPU over its part of the run, in cores (1.0 saturates it)."""
-    lag_p50_ms: float | None
-    lag_p99_ms: float | None
-    schedule: tuple[int, int, int, int] | None
-    """Open load: (scheduled, sent, missed, unfinished) of its share."""
-    lost_after_s: float | None
-    """Seconds into the load when it was lost (None: it reported to the end)."""
-    error: str | None
-    """Why its share could not run, when it could not."""
+__all__ = ["REPORT_WAIT_S", "read_workers"]
 
 
 def _lags(path: Path) -> np.ndarray:
@@ -55,21 +32,19 @@ def _lags(path: Path) -> np.ndarray:
     return np.asarray(lags, dtype=float)
 
 
-def _worker(entry: dict[str, object], parts: Path) -> WorkerStats:
+def _count(summary: dict[str, object], name: str) -> int | None:
+    value = summary.get(name)
+    return None if value is None else int(str(value))
+
+
+def _worker(entry: dict[str, object], parts: Path) -> WorkerRecord:
+    """One worker as the result records it: the master's entry, its summary, its own rows."""
     summary = entry.get("summary") or {}
     assert isinstance(summary, dict)
     lags = _lags(parts / f"samples-w{entry['index']}.csv")
     wall = float(summary.get("wall_s", 0.0))
     cpu = float(summary.get("cpu_s", 0.0))
-    schedule = None
-    if summary.get("scheduled") is not None:
-        schedule = (
-            int(summary["scheduled"]),
-            int(summary["sent"]),
-            int(summary["missed"]),
-            int(summary["unfinished"]),
-        )
-    return WorkerStats(
+    return WorkerRecord(
         index=int(str(entry["index"])),
         host=str(summary.get("host") or entry["host"]),
         share=str(entry["share"]),
@@ -80,13 +55,16 @@ def _worker(entry: dict[str, object], parts: Path) -> WorkerStats:
         cores=cpu / wall if wall > 0 else 0.0,
         lag_p50_ms=aggregate.percentile(lags, 50) if lags.size else None,
         lag_p99_ms=aggregate.percentile(lags, 99) if lags.size else None,
-        schedule=schedule,
+        scheduled=_count(summary, "scheduled"),
+        sent=_count(summary, "sent"),
+        missed=_count(summary, "missed"),
+        unfinished=_count(summary, "unfinished"),
         lost_after_s=None if entry["lost_after_s"] is None else float(str(entry["lost_after_s"])),
         error=None if summary.get("error") is None else str(summary["error"]),
     )
 
 
-def read_workers(parts: Path) -> tuple[WorkerStats, ...]:
+def read_workers(parts: Path) -> tuple[WorkerRecord, ...]:
     """Each worker of the run; a run whose workers never all joined is a generator failure."""
     path = parts / WORKERS_FILE
     if not path.is_file():

@@ -106,7 +106,7 @@ def test_a_lost_worker_and_a_failed_one_are_recorded(tmp_path: Path) -> None:
         [_worker(0, None, rows=10, lost_after_s=4.5), _worker(1, failed)],
     )
     lost, broken = read_workers(tmp_path)
-    assert lost.lost_after_s == 4.5 and lost.requests == 10 and lost.schedule is None
+    assert lost.lost_after_s == 4.5 and lost.requests == 10 and lost.scheduled is None
     assert broken.error == "the generator exited with code 2" and broken.lag_p99_ms is None
 
 

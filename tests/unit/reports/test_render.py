@@ -14,6 +14,7 @@ from reports.result import (
     GeneratorRecord,
     ShutdownRecord,
     StepStats,
+    WorkerRecord,
     load_result,
 )
 from tests.unit.conftest import sample_result
@@ -168,3 +169,24 @@ def test_report_draws_latency_by_percentile_beside_service_time() -> None:
     assert ">service time (actual send)</text>" in html
     assert "coordinated omission" in html
     assert "Latency by percentile" not in render_report(sample_result())
+
+
+def test_report_lists_each_worker_of_a_distributed_run(make_result: MakeResult) -> None:
+    """One row per worker: its host (escaped), share, requests, lag, and lost or not."""
+    worker = {
+        "index": 0, "host": "<b>load-0</b>", "share": "send 1 of every 2", "requests": 6000,
+        "rejected_rows": 0, "cpu_s": 1.2, "wall_s": 20.0, "cores": 0.06, "lag_p50_ms": 0.5,
+        "lag_p99_ms": 5.0, "scheduled": 6000, "sent": 6000, "missed": 0, "unfinished": 0,
+        "lost_after_s": None, "error": None,
+    }  # fmt: skip
+    lost = {**worker, "index": 1, "host": "load-1", "requests": 900, "lost_after_s": 9.25}
+    generator = GeneratorRecord(
+        model="open", processes=2, cpu_s=1.5, wall_s=20.0, busiest_process_cores=0.06,
+        scheduled=12000, sent=6900, missed=0, unfinished=0, lag_p50_ms=0.5, lag_p99_ms=5.0,
+        lag_max_ms=9.0, workers=[WorkerRecord(**worker), WorkerRecord(**lost)],
+    )  # fmt: skip
+    html = render_report(make_result().model_copy(update={"generator": generator}))
+    assert "Workers (2;" in html
+    assert "&lt;b&gt;load-0&lt;/b&gt;" in html and "<b>load-0</b>" not in html
+    assert "6,000 / 0" in html
+    assert "<strong>lost</strong> 9.2 s into the load" in html

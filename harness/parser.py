@@ -17,7 +17,7 @@ from harness.compare.command import add_compare_options
 from harness.run.model_choice import valid_model_name
 from harness.units import UnitError, parse_duration
 from scenarios.catalog import PROTOCOL_USERS, SCENARIOS
-from scenarios.plan import checked_url
+from scenarios.plan import host_port, url_argument
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,22 +59,6 @@ _non_negative_float = _checked(float, lambda v: v >= 0, "a number", "must not be
 _positive_int = _checked(int, lambda v: v > 0, "a whole number", "must be greater than 0")
 _port = _checked(int, lambda v: 0 < v < 65536, "a port number", "is not a port (1-65535)")
 _duration = _checked(parse_duration, lambda v: v > 0, "a duration", "must be longer than 0")
-
-
-def _host_port(text: str) -> tuple[str, int]:
-    """HOST:PORT (an IPv6 host in brackets)."""
-    host, _, port = text.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536 or not host.isprintable():
-        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
-    return host, int(port)
-
-
-def _worker_target(text: str) -> str:
-    try:
-        return checked_url(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _model_name(text: str) -> str:
@@ -255,7 +239,7 @@ def _add_distributed_options(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--master-bind",
-        type=_host_port,
+        type=host_port,
         metavar="HOST:PORT",
         help="where the master listens for workers (with --expect-workers; e.g. 0.0.0.0:5557 "
         "on a private network: the port is unauthenticated)",
@@ -467,11 +451,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--expect-workers N --master-bind HOST:PORT` on the master)",
     )
     worker.add_argument(
-        "--master", type=_host_port, required=True, metavar="HOST:PORT", help="the run's master"
+        "--master", type=host_port, required=True, metavar="HOST:PORT", help="the run's master"
     )
     worker.add_argument(
         "--target",
-        type=_worker_target,
+        type=url_argument,
         metavar="URL",
         help="the target's URL as this machine reaches it (default: the master's); the token "
         "and headers come from this worker's environment (LOADGATE_TARGET_TOKEN, "

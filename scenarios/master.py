@@ -47,6 +47,7 @@ from scenarios.plan import (
     WorkerSummary,
     checked_row,
     checked_summary,
+    host_port,
     open_shares,
 )
 from scenarios.samples import SampleWriter
@@ -311,17 +312,10 @@ def write_outcome(outcome: Outcome, path: Path) -> None:
     os.replace(temporary, path)
 
 
-def _bind(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
-    return host.strip("[]"), int(port)
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m scenarios.master", description=__doc__)
     p.add_argument("--plan", type=Path, required=True, help="the plan, as JSON")
-    p.add_argument("--bind", type=_bind, required=True, help="HOST:PORT workers connect to")
+    p.add_argument("--bind", type=host_port, required=True, help="HOST:PORT workers connect to")
     p.add_argument("--expect-workers", type=int, required=True)
     p.add_argument("--workers-timeout", type=float, required=True, help="seconds to join")
     p.add_argument("--parts", type=Path, required=True, help="directory of the run's parts")

@@ -21,6 +21,7 @@ validate (a hostile worker cannot poison the result with text or non-finite numb
 
 from __future__ import annotations
 
+import argparse
 import math
 import re
 from collections.abc import Sequence
@@ -182,6 +183,25 @@ def checked_url(url: str) -> str:
     if not _PRINTABLE.match(url) or " " in url:
         raise ValueError("the URL must be printable ASCII without spaces")
     return url
+
+
+def host_port(text: str) -> tuple[str, int]:
+    """HOST:PORT (an IPv6 host in brackets), as `--master-bind`, `--master` and the master's
+    `--bind` take it; an argparse type (its error is the option's one line)."""
+    host, _, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    digits = port.isascii() and port.isdigit()
+    if not host or not digits or not 0 < int(port) < 65536 or not host.isprintable():
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return host, int(port)
+
+
+def url_argument(text: str) -> str:
+    """`checked_url` as an argparse type (a worker's `--target`)."""
+    try:
+        return checked_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def plan_for(

@@ -45,8 +45,9 @@ from scenarios.plan import (
     ClosedPlan,
     Plan,
     WorkerSummary,
-    checked_url,
+    host_port,
     open_model_arguments,
+    url_argument,
 )
 from scenarios.recorder import SampleRecorder
 from scenarios.samples import Row, RowReader
@@ -249,24 +250,10 @@ class WorkerAgent:
         self._runner.send_message(DONE, summary.model_dump())
 
 
-def _master_address(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
-    return host.strip("[]"), int(port)
-
-
-def _target(text: str) -> str:
-    try:
-        return checked_url(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="loadgate worker", description=__doc__.split("\n\n")[0])
-    p.add_argument("--master", type=_master_address, required=True, help="HOST:PORT of the run")
-    p.add_argument("--target", type=_target, help="the target's URL as this machine sees it")
+    p.add_argument("--master", type=host_port, required=True, help="HOST:PORT of the run")
+    p.add_argument("--target", type=url_argument, help="the target's URL as this machine sees it")
     return p
 
 
